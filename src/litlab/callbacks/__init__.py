@@ -1,0 +1,5 @@
+"""Callbacks: progress display, figures and reports written to the loggers."""
+
+from litlab.callbacks.progress_bar import progress_bar
+
+__all__ = ["progress_bar"]

@@ -1,0 +1,81 @@
+"""Read a numeric CSV table (plain or .gz) with errors that point at the offending line and cell."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class CsvTable:
+    """A numeric CSV table: float64 values, plus its header row and first (id) column when asked for."""
+
+    values: np.ndarray
+    header: list[str] | None
+    index: list[str] | None
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def read_csv_table(
+    path: Path, columns: int, *, header: bool = False, index_column: bool = False
+) -> CsvTable:
+    """Read `path`: every line has `columns` cells, all numbers (the first one is an id if `index_column`)."""
+    try:
+        with _open_text(path) as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, EOFError) as err:
+        raise ValueError(f"{path}: cannot be read as CSV text ({err}); replace it with a good copy") from err
+    header_row = rows.pop(0) if header and rows else None
+    first_line = 2 if header else 1
+    rows = [(n, row) for n, row in enumerate(rows, start=first_line) if row]
+    if not rows:
+        raise ValueError(f"{path}: holds no data rows; replace it with a good copy")
+    for n, row in rows:
+        if len(row) != columns:
+            raise ValueError(
+                f"{path}: line {n} has {len(row)} comma-separated cells, expected {columns}; "
+                "every line of this file must have the same columns (is it the right file?)"
+            )
+    if header_row is not None and len(header_row) != columns:
+        raise ValueError(f"{path}: the header has {len(header_row)} cells, expected {columns}")
+    start = 1 if index_column else 0
+    cells = [row[start:] for _, row in rows]
+    try:
+        values = np.asarray(cells, dtype=np.float64)
+    except ValueError:
+        values = None
+    if values is None or np.isnan(values).any():
+        _raise_first_bad_cell(path, rows, start)
+    return CsvTable(
+        values=values,
+        header=header_row,
+        index=[row[0] for _, row in rows] if index_column else None,
+    )
+
+
+def _raise_first_bad_cell(path: Path, rows: list[tuple[int, list[str]]], start: int) -> None:
+    for n, row in rows:
+        for col, cell in enumerate(row[start:], start=start + 1):
+            try:
+                number = float(cell)
+            except ValueError:
+                raise ValueError(
+                    f"{path}: line {n}, column {col} is {cell!r}, not a number; "
+                    "fix or remove that line"
+                ) from None
+            if np.isnan(number):
+                raise ValueError(
+                    f"{path}: line {n}, column {col} is {cell!r} (NaN); litlab does not impute "
+                    "missing values: fill the cell or remove that line"
+                )
+    raise AssertionError("unreachable: a bad cell was detected but not found")

@@ -1,0 +1,97 @@
+"""Base class for data sets small enough to live in memory as tensors."""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+
+from litlab.data.batches import TensorBatches
+from litlab.data.splits import check_fractions, stratified_split
+
+
+class TensorDataModule(L.LightningDataModule):
+    """In-memory classification data: seeded stratified split, train-only standardisation, index-cut batches.
+
+    Subclasses implement `load()` (and `prepare_data()` when a file must be fetched). `num_features` and
+    `num_classes` are typed once in the data config, sized the net from there, and are checked against
+    the data at `setup`.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        num_classes: int,
+        batch_size: int | None = 32,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.2,
+        standardize: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        check_fractions(val_fraction, test_fraction)
+        self.num_features = num_features
+        self.num_classes = num_classes
+        self.batch_size = batch_size
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.standardize = standardize
+        self.seed = seed
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.mean: torch.Tensor | None = None
+        self.std: torch.Tensor | None = None
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        """All samples: features (n, num_features) and integer labels (n,) in 0..num_classes-1."""
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:  # fit, validate and test share one split
+            return
+        features, labels = self.load()
+        x = torch.as_tensor(np.ascontiguousarray(features), dtype=torch.float32)
+        y = torch.as_tensor(labels, dtype=torch.long)
+        self.check(x, y)
+        generator = torch.Generator().manual_seed(self.seed)
+        train, val, test = stratified_split(y, self.val_fraction, self.test_fraction, generator)
+        if self.standardize:
+            # Statistics of the training split only, so nothing leaks from val/test.
+            self.mean = x[train].mean(dim=0)
+            self.std = x[train].std(dim=0).clamp_min(1e-8)
+            x = (x - self.mean) / self.std
+        self.splits = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x[test], y[test])}
+
+    def check(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """The data agrees with the configured sizes."""
+        name = type(self).__name__
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{name}: the data has features of shape {tuple(x.shape[1:])}, but data.num_features is "
+                f"{self.num_features}; set data.num_features to match the data"
+            )
+        if len(x) != len(y):
+            raise ValueError(f"{name}: {len(x)} feature rows but {len(y)} labels")
+        unexpected = sorted(set(torch.unique(y).tolist()) - set(range(self.num_classes)))
+        if unexpected:
+            raise ValueError(
+                f"{name}: labels {unexpected} lie outside 0..{self.num_classes - 1} "
+                f"(data.num_classes={self.num_classes}); fix the labels or set data.num_classes"
+            )
+
+    def batches(self, split: str, shuffle: bool = False) -> TensorBatches:
+        if not self.splits:
+            raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for batches")
+        x, y = self.splits[split]
+        return TensorBatches(x, y, batch_size=self.batch_size, shuffle=shuffle, seed=self.seed)
+
+    def train_dataloader(self) -> TensorBatches:
+        return self.batches("train", shuffle=True)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self.batches("val")
+
+    def test_dataloader(self) -> TensorBatches:
+        return self.batches("test")
+
+    def predict_dataloader(self) -> TensorBatches:
+        return self.batches("test")

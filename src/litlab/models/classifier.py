@@ -1,0 +1,117 @@
+"""One LightningModule for binary (sigmoid + BCE) and multi-class (log_softmax + NLL) classification."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import AUROC, Accuracy, F1Score, MetricCollection, Precision, Recall
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+
+
+def classification_metrics(num_classes: int) -> MetricCollection:
+    """Accuracy, precision, recall, F1 and AUROC; macro-averaged over classes when there are more than 2."""
+    if num_classes == 2:
+        kwargs: dict = {"task": "binary"}
+    else:
+        kwargs = {"task": "multiclass", "num_classes": num_classes, "average": "macro"}
+    accuracy_kwargs = {**kwargs, "average": "micro"} if num_classes > 2 else kwargs
+    return MetricCollection(
+        {
+            "acc": Accuracy(**accuracy_kwargs),
+            "precision": Precision(**kwargs),
+            "recall": Recall(**kwargs),
+            "f1": F1Score(**kwargs),
+            "auroc": AUROC(**kwargs),
+        }
+    )
+
+
+class Classifier(L.LightningModule):
+    """Trains any net that outputs logits: one logit for 2 classes, `num_classes` logits otherwise."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        num_classes: int,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        monitor: str = "val/loss",
+    ) -> None:
+        super().__init__()
+        # Plain values only, so checkpoints load with weights_only=True; the net is in the state_dict
+        # and the logger gets the resolved config instead.
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.net = net
+        self.num_classes = num_classes
+        self.binary = num_classes == 2
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.monitor = monitor
+        self.check_optimizer()
+        metrics = classification_metrics(num_classes)
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+
+    def check_optimizer(self) -> None:
+        """Build the optimizer once now, so a bad setting fails before any training starts."""
+        try:
+            self.optimizer_factory(params=self.net.parameters())
+        except (ValueError, TypeError) as err:
+            raise ValueError(
+                f"model.optimizer is invalid: {err}. Fix the value, for example "
+                "model.optimizer.lr=0.001 (must be > 0), or pick another: "
+                "model/optimizer=adam|adamw|sgd|rmsprop"
+            ) from err
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def loss_and_probabilities(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss on the logits (numerically stable forms) and the class probabilities for the metrics."""
+        out = self.net(x)
+        if self.binary:
+            logits = out.squeeze(-1)
+            return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype)), torch.sigmoid(logits)
+        log_probs = F.log_softmax(out, dim=-1)
+        return F.nll_loss(log_probs, y), log_probs.exp()
+
+    def shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        x, y = batch
+        loss, probs = self.loss_and_probabilities(x, y)
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(probs, y)
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=False, batch_size=len(y))
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self.shared_step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self.shared_step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self.shared_step(batch, "test")
+
+    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """Class probabilities: P(class 1) per sample when binary, a (n, num_classes) softmax otherwise."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        out = self.net(x)
+        return torch.sigmoid(out.squeeze(-1)) if self.binary else F.softmax(out, dim=-1)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"},
+        }

@@ -1,0 +1,108 @@
+"""The training task: seed, instantiate, fit, test the best checkpoint, write the run's results.
+
+Run it through the entry point: `python train.py experiment=diabetes` (see conf/train.yaml).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+import litlab  # noqa: F401  (registers the config resolvers)
+from litlab.resolvers import REPO_ROOT
+from litlab.run_files import write_run_files
+
+log = logging.getLogger(__name__)
+
+# Config sections that describe the experiment, logged as hyperparameters (HParams tab).
+HPARAM_SECTIONS = ("task_name", "seed", "data", "model", "trainer")
+
+
+def instantiate_each(group: DictConfig | None) -> list[Any]:
+    """Instantiate every entry of a group such as `callbacks` or `logger`; null entries are off."""
+    if not group:
+        return []
+    return [instantiate(entry) for entry in group.values() if entry and "_target_" in entry]
+
+
+def best_checkpoint(trainer) -> str | None:
+    """Path of the best checkpoint, or None (final weights) when checkpointing was off."""
+    callback = trainer.checkpoint_callback
+    if callback is not None and callback.best_model_path:
+        return callback.best_model_path
+    log.warning("No best checkpoint (checkpointing off or fast_dev_run): evaluating the final weights.")
+    return None
+
+
+def log_hparams(trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
+    """Log the resolved config with the final metrics, so TensorBoard's HParams tab compares runs."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    params = {key: resolved[key] for key in HPARAM_SECTIONS if key in resolved}
+    final = {f"final/{name}": value for name, value in metrics.items()}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(params, metrics=final)
+        else:
+            logger.log_hyperparams(params)
+            logger.log_metrics(final, step=trainer.global_step)
+        logger.finalize("success")
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Train and test one configuration; return the metric named by `cfg.optimized_metric`."""
+    import lightning as L  # deferred: printing or checking a config never imports torch
+
+    if logging.getLogger().hasHandlers():
+        # Hydra's handlers already print and file every record; lightning's own would print it twice.
+        logging.getLogger("lightning").handlers.clear()
+    if cfg.get("seed") is not None:  # seed 0 is a seed
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model)
+    loggers = instantiate_each(cfg.get("logger"))
+    trainer = instantiate(
+        cfg.trainer, callbacks=instantiate_each(cfg.get("callbacks")), logger=loggers or False
+    )
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+
+    best = best_checkpoint(trainer)
+    # Validation of the best checkpoint goes to metrics.json only: the loggers already hold
+    # the per-epoch curve, and a second point at the last step would misdraw it.
+    trainer.loggers = []
+    metrics.update(trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False)[0])
+    trainer.loggers = loggers
+    metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=best)[0])
+    metrics = {name: float(value) for name, value in sorted(metrics.items())}
+
+    if trainer.is_global_zero:
+        run_dir = Path(cfg.paths.output_dir)
+        write_run_files(run_dir, cfg, metrics)
+        log_hparams(trainer, cfg, metrics)
+        log.info("Run dir: %s (metrics.json, config.yaml, checkpoints/, tensorboard/)", run_dir)
+    return optimized_metric(cfg, metrics)
+
+
+def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
+    """The value a sweeper optimises, looked up by name in the run's metrics."""
+    name = cfg.get("optimized_metric")
+    if not name:
+        return None
+    if name not in metrics:
+        raise KeyError(f"optimized_metric={name!r} is not a metric of this run; pick one of {sorted(metrics)}")
+    return metrics[name]
+
+
+# An absolute path: Hydra reads a relative one as a Python package when litlab is imported.
+@hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point: `litlab-train experiment=diabetes` or `python train.py ...`."""
+    return train(cfg)
