@@ -97,7 +97,9 @@ def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None
     if not name:
         return None
     if name not in metrics:
-        raise KeyError(f"optimized_metric={name!r} is not a metric of this run; pick one of {sorted(metrics)}")
+        raise KeyError(
+            f"optimized_metric={name!r} is not a metric of this run; pick one of {sorted(metrics)}"
+        )
     return metrics[name]
 
 

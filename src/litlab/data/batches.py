@@ -21,7 +21,9 @@ class TensorBatches:
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
             raise ValueError("TensorBatches needs tensors of equal length")
         if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer or null (one full batch), got {batch_size}")
+            raise ValueError(
+                f"batch_size must be a positive integer or null (one full batch), got {batch_size}"
+            )
         self.tensors = tensors
         self.size = len(tensors[0])
         self.batch_size = batch_size or self.size

@@ -11,7 +11,9 @@ class BreastCancerDataModule(TensorDataModule):
     """scikit-learn's `load_breast_cancer()`; works offline, no file needed."""
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.datasets import load_breast_cancer  # deferred: importing sklearn takes a second
+        from sklearn.datasets import (
+            load_breast_cancer,
+        )  # deferred: importing sklearn takes a second
 
         features, labels = load_breast_cancer(return_X_y=True)
         return features, labels.astype(np.int64)

@@ -23,7 +23,9 @@ class CAFDataModule(TensorDataModule):
         self.log_transform = log_transform
 
     def prepare_data(self) -> None:
-        missing = [self.folder / name for name in (self.MATRIX, self.CLUSTERS) if not (self.folder / name).exists()]
+        missing = [
+            self.folder / name for name in (self.MATRIX, self.CLUSTERS) if not (self.folder / name).exists()
+        ]
         if missing:
             raise FileNotFoundError(
                 f"CAF data missing: {', '.join(map(str, missing))}. There is no public URL for this pair; "
@@ -36,7 +38,7 @@ class CAFDataModule(TensorDataModule):
     def load(self) -> tuple[np.ndarray, np.ndarray]:
         self.prepare_data()
         matrix_path = self.folder / self.MATRIX
-        matrix = read_csv_table(matrix_path, columns=self.num_features + 1, header=True, index_column=True)
+        matrix = read_csv_table(matrix_path, header=True, index_column=True)
         clusters = self.read_clusters(self.folder / self.CLUSTERS)
         cells = matrix.index
         if len(set(cells)) != len(cells):

@@ -26,25 +26,23 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8", newline="")
 
 
-def read_csv_table(
-    path: Path, columns: int, *, header: bool = False, index_column: bool = False
-) -> CsvTable:
-    """Read `path`: every line has `columns` cells, all numbers (the first one is an id if `index_column`)."""
+def read_csv_table(path: Path, *, header: bool = False, index_column: bool = False) -> CsvTable:
+    """Read `path`: every line has as many cells as the first, all numbers (but an id column if asked)."""
     try:
         with _open_text(path) as f:
             rows = list(csv.reader(f))
     except (OSError, UnicodeDecodeError, EOFError) as err:
         raise ValueError(f"{path}: cannot be read as CSV text ({err}); replace it with a good copy") from err
     header_row = rows.pop(0) if header and rows else None
-    first_line = 2 if header else 1
-    rows = [(n, row) for n, row in enumerate(rows, start=first_line) if row]
+    rows = [(n, row) for n, row in enumerate(rows, start=2 if header else 1) if row]
     if not rows:
         raise ValueError(f"{path}: holds no data rows; replace it with a good copy")
+    first_line, columns = rows[0][0], len(rows[0][1])
     for n, row in rows:
         if len(row) != columns:
             raise ValueError(
-                f"{path}: line {n} has {len(row)} comma-separated cells, expected {columns}; "
-                "every line of this file must have the same columns (is it the right file?)"
+                f"{path}: line {n} has {len(row)} comma-separated cells, expected {columns} as on "
+                f"line {first_line}; every line must have the same columns: fix or remove line {n}"
             )
     if header_row is not None and len(header_row) != columns:
         raise ValueError(f"{path}: the header has {len(header_row)} cells, expected {columns}")
@@ -70,8 +68,7 @@ def _raise_first_bad_cell(path: Path, rows: list[tuple[int, list[str]]], start: 
                 number = float(cell)
             except ValueError:
                 raise ValueError(
-                    f"{path}: line {n}, column {col} is {cell!r}, not a number; "
-                    "fix or remove that line"
+                    f"{path}: line {n}, column {col} is {cell!r}, not a number; fix or remove that line"
                 ) from None
             if np.isnan(number):
                 raise ValueError(

@@ -28,7 +28,7 @@ class DiabetesDataModule(TensorDataModule):
     def load(self) -> tuple[np.ndarray, np.ndarray]:
         if not self.path.exists():
             self.prepare_data()
-        table = read_csv_table(self.path, columns=self.num_features + 1).values
+        table = read_csv_table(self.path).values
         labels = table[:, -1]
         bad = labels[(labels != 0) & (labels != 1)]
         if bad.size:

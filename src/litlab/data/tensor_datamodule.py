@@ -59,7 +59,11 @@ class TensorDataModule(L.LightningDataModule):
             self.mean = x[train].mean(dim=0)
             self.std = x[train].std(dim=0).clamp_min(1e-8)
             x = (x - self.mean) / self.std
-        self.splits = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x[test], y[test])}
+        self.splits = {
+            "train": (x[train], y[train]),
+            "val": (x[val], y[val]),
+            "test": (x[test], y[test]),
+        }
 
     def check(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """The data agrees with the configured sizes."""

@@ -16,9 +16,7 @@ def activation_class(name: str) -> type[nn.Module]:
     }
     key = name.replace("_", "").lower()
     if key not in classes:
-        raise ValueError(
-            f"unknown activation {name!r}; use one of torch.nn's: {', '.join(sorted(classes))}"
-        )
+        raise ValueError(f"unknown activation {name!r}; use one of torch.nn's: {', '.join(sorted(classes))}")
     return classes[key]
 
 
@@ -43,7 +41,7 @@ class MLP(nn.Module):
         act = activation_class(activation)
         sizes = [in_features, *hidden]
         layers: list[nn.Module] = [nn.Flatten()]
-        for width_in, width_out in zip(sizes, sizes[1:]):
+        for width_in, width_out in zip(sizes, sizes[1:], strict=False):
             layers += [nn.Linear(width_in, width_out), act()]
             if dropout:
                 layers.append(nn.Dropout(dropout))

@@ -1,0 +1,96 @@
+"""Nets and the Classifier: the lectures' architectures, the two loss forms, probabilities, optimizers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+from litlab.models import MLP, Classifier
+
+
+def linear_shapes(net: nn.Module) -> list[tuple[int, int]]:
+    return [(m.in_features, m.out_features) for m in net.modules() if isinstance(m, nn.Linear)]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "activation"),
+    [
+        ([8, 1], "sigmoid"),
+        ([8, 6, 4, 1], "sigmoid"),
+        ([30, 15, 1], "relu"),
+        ([557, 300, 100, 20, 4], "ReLU"),
+    ],
+    ids=["logistic", "wide-and-deep", "breast-cancer", "caf"],
+)
+def test_mlp_builds_the_lecture_nets(sizes, activation):
+    net = MLP(sizes[0], sizes[-1], hidden=sizes[1:-1], activation=activation)
+    assert linear_shapes(net) == list(zip(sizes, sizes[1:], strict=False))
+    assert net(torch.randn(5, sizes[0])).shape == (5, sizes[-1])
+
+
+def test_mlp_activation_by_any_torch_name_and_dropout():
+    net = MLP(4, 1, hidden=[3], activation="leaky_relu", dropout=0.5)
+    assert any(isinstance(m, nn.LeakyReLU) for m in net.modules())
+    assert any(isinstance(m, nn.Dropout) for m in net.modules())
+    with pytest.raises(ValueError, match=r"unknown activation 'relux'.*leakyrelu.*relu"):
+        MLP(4, 1, hidden=[3], activation="relux")
+
+
+def test_mlp_flattens_images():
+    assert MLP(784, 10, hidden=[16])(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+def adam(**kwargs):
+    return lambda params: torch.optim.Adam(params, **kwargs)
+
+
+def test_binary_loss_is_the_lectures_bce_on_sigmoid():
+    torch.manual_seed(0)
+    model = Classifier(MLP(8, 1, hidden=[6, 4], activation="sigmoid"), num_classes=2, optimizer=adam())
+    x, y = torch.randn(16, 8), torch.randint(0, 2, (16,))
+    loss, probs = model.loss_and_probabilities(x, y)
+    expected = nn.BCELoss()(torch.sigmoid(model.net(x)).squeeze(1), y.float())
+    assert torch.allclose(loss, expected, atol=1e-6)
+    assert torch.allclose(model.predict_step(x, 0), probs) and probs.shape == (16,)
+
+
+def test_multiclass_loss_is_the_lectures_nll_on_log_softmax():
+    torch.manual_seed(0)
+    model = Classifier(MLP(557, 4, hidden=[20]), num_classes=4, optimizer=adam())
+    x, y = torch.randn(16, 557), torch.randint(0, 4, (16,))
+    loss, probs = model.loss_and_probabilities(x, y)
+    expected = nn.NLLLoss()(nn.functional.log_softmax(model.net(x), dim=1), y)
+    assert torch.allclose(loss, expected, atol=1e-6)
+    prediction = model.predict_step((x, y), 0)
+    assert prediction.shape == (16, 4) and torch.allclose(prediction.sum(1), torch.ones(16), atol=1e-6)
+
+
+def test_binary_loss_stays_finite_for_confident_wrong_logits():
+    model = Classifier(MLP(1, 1), num_classes=2, optimizer=adam())
+    with torch.no_grad():
+        model.net.layers[-1].weight.fill_(1000.0)
+    loss, _ = model.loss_and_probabilities(torch.tensor([[1.0]]), torch.tensor([0]))
+    assert torch.isfinite(loss) and loss > 100
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop"])
+@pytest.mark.parametrize("scheduler", [None, "plateau", "cosine", "step"])
+def test_every_optimizer_and_scheduler_config_builds(compose_config, name, scheduler):
+    chosen = [f"model/optimizer={name}", "model.optimizer.weight_decay=1e-4"]
+    cfg = compose_config(*chosen, *([f"model/scheduler={scheduler}"] if scheduler else []))
+    model = instantiate(cfg.model)
+    configured = model.configure_optimizers()
+    optimizer = configured["optimizer"] if isinstance(configured, dict) else configured
+    assert type(optimizer).__name__.lower() == name
+    assert optimizer.defaults["weight_decay"] == 1e-4
+    if scheduler:
+        assert type(configured["lr_scheduler"]["scheduler"]).__module__ == "torch.optim.lr_scheduler"
+        assert configured["lr_scheduler"]["monitor"] == "val/loss"
+
+
+def test_negative_learning_rate_is_refused_before_training(compose_config):
+    cfg = compose_config("model.optimizer.lr=-0.1")
+    with pytest.raises(Exception, match=r"model.optimizer is invalid.*-0.1.*model.optimizer.lr=0.001"):
+        instantiate(cfg.model)

@@ -1,0 +1,76 @@
+"""The in-memory pipeline: stratified seeded splits, train-only standardisation, index-cut batches."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from litlab.data import BreastCancerDataModule
+from litlab.data.batches import TensorBatches
+from litlab.data.splits import stratified_split
+
+
+def labels_with_counts(*counts: int) -> torch.Tensor:
+    return torch.cat([torch.full((n,), c) for c, n in enumerate(counts)])
+
+
+def split(labels, val=0.15, test=0.2, seed=0):
+    return stratified_split(labels, val, test, torch.Generator().manual_seed(seed))
+
+
+def test_split_is_a_stratified_partition():
+    labels = labels_with_counts(200, 100)
+    train, val, test = split(labels)
+    together = torch.cat([train, val, test])
+    assert len(together) == 300 and len(torch.unique(together)) == 300
+    assert (torch.bincount(labels[val]) == torch.tensor([30, 15])).all()
+    assert (torch.bincount(labels[test]) == torch.tensor([40, 20])).all()
+
+
+def test_split_follows_the_seed():
+    labels = labels_with_counts(50, 50)
+    assert all(torch.equal(a, b) for a, b in zip(split(labels, seed=3), split(labels, seed=3), strict=True))
+    assert not torch.equal(split(labels, seed=3)[1], split(labels, seed=4)[1])
+
+
+@pytest.mark.parametrize(("val", "test"), [(0.5, 0.5), (0.7, 0.4), (0.0, 0.2), (0.2, -0.1)])
+def test_fractions_must_leave_a_training_split(val, test):
+    with pytest.raises(ValueError, match=r"data\.(val_fraction|test_fraction)"):
+        split(labels_with_counts(10, 10), val, test)
+
+
+def test_a_class_too_small_for_every_split_is_refused():
+    with pytest.raises(ValueError, match=r"class 1 has 3 samples.*every split needs every class"):
+        split(labels_with_counts(100, 3), 0.1, 0.1)
+
+
+def test_standardisation_uses_training_statistics_only():
+    dm = BreastCancerDataModule(num_features=30, num_classes=2, seed=1)
+    raw, labels = dm.load()
+    dm.setup()
+    train_idx, _, _ = split(torch.as_tensor(labels), dm.val_fraction, dm.test_fraction, seed=1)
+    raw_train = torch.as_tensor(raw, dtype=torch.float32)[train_idx]
+    assert torch.allclose(dm.mean, raw_train.mean(0)) and torch.allclose(dm.std, raw_train.std(0))
+    x_train, _ = dm.splits["train"]
+    x_test, _ = dm.splits["test"]
+    assert torch.allclose(x_train.mean(0), torch.zeros(30), atol=1e-4)
+    assert torch.allclose(x_train.std(0), torch.ones(30), atol=1e-4)
+    assert not torch.allclose(x_test.mean(0), torch.zeros(30), atol=1e-2)  # test is not re-fitted
+
+
+def test_batches_cover_the_data_and_reshuffle_each_epoch():
+    x, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
+    batches = TensorBatches(x, y, batch_size=4, shuffle=True, seed=0)
+    first, second = list(batches), list(batches)
+    assert len(batches) == 3 and [len(b[1]) for b in first] == [4, 4, 2]
+    assert sorted(torch.cat([b[1] for b in first]).tolist()) == list(range(10))
+    assert torch.equal(torch.cat([b[0] for b in first]).squeeze(1).long(), torch.cat([b[1] for b in first]))
+    assert not torch.equal(torch.cat([b[1] for b in first]), torch.cat([b[1] for b in second]))
+
+
+def test_unshuffled_batches_keep_order_and_full_batch_means_one():
+    x = torch.arange(7)
+    assert [b[0].tolist() for b in TensorBatches(x, batch_size=3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert len(TensorBatches(x, batch_size=None)) == 1
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or null"):
+        TensorBatches(x, batch_size=0)

@@ -1,0 +1,141 @@
+"""The training task end to end: every experiment, config errors, determinism, run files, TensorBoard."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.errors import MissingConfigException
+from omegaconf import OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from litlab.resolvers import REPO_ROOT
+from litlab.train import train
+
+EXPERIMENTS = sorted(p.stem for p in (REPO_ROOT / "conf" / "experiment").glob("*.yaml"))
+QUICK = ["trainer.max_epochs=3", "trainer.accelerator=cpu", "trainer.devices=1"]
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_runs_fast_dev_run(compose_config, tmp_path, experiment):
+    cfg = compose_config(f"experiment={experiment}", "debug=fdr")
+    value = train(cfg)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert {"train/loss", "val/acc", "test/acc", "test/auroc"} <= set(metrics)
+    assert value == metrics["val/acc"]  # optimized_metric goes back to the sweeper
+
+
+def test_default_config_is_breast_cancer_logistic_regression(compose_config):
+    cfg = compose_config()
+    assert cfg.data._target_ == "litlab.data.BreastCancerDataModule"
+    assert list(cfg.model.net.hidden) == [] and cfg.model.net.out_features == 1
+
+
+def test_sizes_come_from_the_data_config(compose_config):
+    cfg = compose_config("experiment=caf")
+    assert (cfg.model.net.in_features, cfg.model.net.out_features) == (557, 4)
+    assert cfg.model.num_classes == 4
+
+
+@pytest.mark.parametrize(
+    ("override", "group"),
+    [
+        ("experiment=nope", "experiment"),
+        ("model=nope", "model"),
+        ("model/optimizer=adamx", "model/optimizer"),
+    ],
+)
+def test_unknown_names_list_the_options(compose_config, override, group):
+    with pytest.raises(MissingConfigException, match=rf"Available options in '{group}'") as err:
+        compose_config(override)
+    assert {"experiment": "diabetes", "model": "classifier", "model/optimizer": "rmsprop"}[group] in str(
+        err.value
+    )
+
+
+def test_monitor_is_defined_once(compose_config):
+    cfg = compose_config("monitor.metric=val/acc", "monitor.mode=max")
+    for callback in (cfg.callbacks.model_checkpoint, cfg.callbacks.early_stopping):
+        assert (callback.monitor, callback.mode) == ("val/acc", "max")
+    assert cfg.model.monitor == "val/acc"
+
+
+def test_same_seed_same_metrics_and_seed_zero_is_a_seed(compose_config, tmp_path):
+    runs = []
+    for n, seed in enumerate([0, 0, 1]):
+        cfg = compose_config("experiment=diabetes", f"seed={seed}", *QUICK, run_dir=tmp_path / f"r{n}")
+        train(cfg)
+        runs.append((tmp_path / f"r{n}" / "metrics.json").read_text())
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+
+
+def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config, tmp_path):
+    cfg = compose_config("experiment=breast_cancer", *QUICK)
+    train(cfg)
+    run = tmp_path / "run"
+    resolved = (run / "config.yaml").read_text()
+    assert "${" not in resolved and "BreastCancerDataModule" in resolved
+    assert {p.name for p in (run / "checkpoints").iterdir()} >= {"last.ckpt"}
+    assert len(list((run / "checkpoints").glob("epoch_*.ckpt"))) == 1
+
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {
+        "train/loss",
+        "train/acc",
+        "val/loss",
+        "val/acc",
+        "val/auroc",
+        "test/acc",
+        "final/test/acc",
+    } <= scalars
+    assert len(events.Scalars("val/loss")) == 3  # one point per epoch
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    hparams = start.session_start_info.hparams
+    assert hparams["model/optimizer/lr"].number_value == pytest.approx(1e-3)
+    assert hparams["data/_target_"].string_value == "litlab.data.BreastCancerDataModule"
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    assert "final/test/acc" in {m.name.tag for m in experiment.metric_infos}
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert events.Scalars("final/test/acc")[-1].value == pytest.approx(metrics["test/acc"])
+
+
+def test_two_job_multirun_gets_one_folder_with_a_run_each(tmp_path, data_dir):
+    command = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "experiment=diabetes",
+        "seed=1,2",
+        f"paths.data_dir={data_dir}",
+        f"paths.log_dir={tmp_path}",
+        *QUICK,
+    ]
+    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
+    (sweep,) = (tmp_path / "diabetes" / "multiruns").iterdir()
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert jobs == ["0", "1"]
+    for job in jobs:
+        assert (sweep / job / "metrics.json").exists()
+        assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))
+    assert [OmegaConf.load(sweep / job / "config.yaml").seed for job in jobs] == [1, 2]
+
+
+def test_cfg_job_prints_the_config_without_training(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "train.py", "experiment=caf", "--cfg", "job"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "CAFDataModule" in out and "hidden:" in out
+    assert not Path(tmp_path / "logs").exists()
