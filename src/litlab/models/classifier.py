@@ -8,7 +8,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import AUROC, Accuracy, F1Score, MetricCollection, Precision, Recall
+from torchmetrics import AUROC, Accuracy, F1Score, MeanMetric, MetricCollection, Precision, Recall
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -58,6 +58,7 @@ class Classifier(L.LightningModule):
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
 
     def check_optimizer(self) -> None:
         """Build the optimizer once now, so a bad setting fails before any training starts."""
@@ -85,11 +86,19 @@ class Classifier(L.LightningModule):
     def shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         x, y = batch
         loss, probs = self.loss_and_probabilities(x, y)
-        metrics = getattr(self, f"{stage}_metrics")
-        metrics.update(probs, y)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=False, batch_size=len(y))
+        # Metrics only accumulate here and are logged once per epoch (log_epoch): a self.log
+        # per metric and step would cost more than the step itself for the lectures' small nets.
+        getattr(self, f"{stage}_metrics").update(probs, y)
+        getattr(self, f"{stage}_loss").update(loss.detach(), weight=len(y))
         return loss
+
+    def log_epoch(self, stage: str) -> None:
+        """Log the epoch's mean loss and metrics under `stage/`, then start afresh."""
+        metrics, loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")
+        self.log(f"{stage}/loss", loss.compute(), prog_bar=True)
+        self.log_dict(metrics.compute())
+        metrics.reset()
+        loss.reset()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         return self.shared_step(batch, "train")
@@ -99,6 +108,15 @@ class Classifier(L.LightningModule):
 
     def test_step(self, batch, batch_idx: int) -> None:
         self.shared_step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self.log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.log_epoch("test")
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         """Class probabilities: P(class 1) per sample when binary, a (n, num_classes) softmax otherwise."""
