@@ -17,27 +17,38 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
         )
 
 
+def stratified_parts(
+    labels: torch.Tensor, fractions: dict[str, float], generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """Cut each class, shuffled, into the named fractions in order; what remains is "train".
+
+    Every part keeps at least one sample of every class, so per-class metrics exist in each split.
+    """
+    parts: dict[str, list[torch.Tensor]] = {name: [] for name in [*fractions, "train"]}
+    for cls in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == cls).flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        counts = {name: round(len(members) * fraction) for name, fraction in fractions.items()}
+        counts["train"] = len(members) - sum(counts.values())
+        if min(counts.values()) < 1:
+            options = " / ".join(f"data.{name}_fraction" for name in fractions)
+            raise ValueError(
+                f"class {cls} has {len(members)} samples, which leaves {counts} after the split: "
+                f"every split needs every class. Change {options} so each split keeps at least one "
+                "sample of each class"
+            )
+        start = 0
+        for name, count in counts.items():
+            parts[name].append(members[start : start + count])
+            start += count
+    # Sorted, so the stored order does not depend on class order; shuffling happens per epoch.
+    return {name: torch.sort(torch.cat(chunks)).values for name, chunks in parts.items()}
+
+
 def stratified_split(
     labels: torch.Tensor, val_fraction: float, test_fraction: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Indices of train, val and test: each class is shuffled and cut in the same proportions."""
     check_fractions(val_fraction, test_fraction)
-    parts: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] = ([], [], [])
-    for cls in torch.unique(labels).tolist():
-        members = torch.nonzero(labels == cls).flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
-        n_val = round(len(members) * val_fraction)
-        n_test = round(len(members) * test_fraction)
-        counts = {"train": len(members) - n_val - n_test, "val": n_val, "test": n_test}
-        if min(counts.values()) < 1:
-            raise ValueError(
-                f"class {cls} has {len(members)} samples, which leaves {counts} after the split: "
-                "every split needs every class. Raise data.val_fraction / data.test_fraction or "
-                "lower them so each split keeps at least one sample of each class"
-            )
-        parts[1].append(members[:n_val])
-        parts[2].append(members[n_val : n_val + n_test])
-        parts[0].append(members[n_val + n_test :])
-    # Sort so the stored order does not depend on class order; shuffling happens per epoch.
-    train, val, test = (torch.sort(torch.cat(p)).values for p in parts)
-    return train, val, test
+    parts = stratified_parts(labels, {"val": val_fraction, "test": test_fraction}, generator)
+    return parts["train"], parts["val"], parts["test"]

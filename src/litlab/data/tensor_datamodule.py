@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import lightning as L
 import numpy as np
 import torch
 
-from litlab.data.batches import TensorBatches
+from litlab.data.in_memory import InMemoryDataModule
 from litlab.data.splits import check_fractions, stratified_split
 
 
-class TensorDataModule(L.LightningDataModule):
+class TensorDataModule(InMemoryDataModule):
     """In-memory classification data: seeded stratified split, train-only standardisation, index-cut batches.
 
     Subclasses implement `load()` (and `prepare_data()` when a file must be fetched). `num_features` and
@@ -28,16 +27,13 @@ class TensorDataModule(L.LightningDataModule):
         standardize: bool = True,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size=batch_size, seed=seed)
         check_fractions(val_fraction, test_fraction)
         self.num_features = num_features
         self.num_classes = num_classes
-        self.batch_size = batch_size
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.standardize = standardize
-        self.seed = seed
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.mean: torch.Tensor | None = None
         self.std: torch.Tensor | None = None
 
@@ -81,21 +77,3 @@ class TensorDataModule(L.LightningDataModule):
                 f"{name}: labels {unexpected} lie outside 0..{self.num_classes - 1} "
                 f"(data.num_classes={self.num_classes}); fix the labels or set data.num_classes"
             )
-
-    def batches(self, split: str, shuffle: bool = False) -> TensorBatches:
-        if not self.splits:
-            raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for batches")
-        x, y = self.splits[split]
-        return TensorBatches(x, y, batch_size=self.batch_size, shuffle=shuffle, seed=self.seed)
-
-    def train_dataloader(self) -> TensorBatches:
-        return self.batches("train", shuffle=True)
-
-    def val_dataloader(self) -> TensorBatches:
-        return self.batches("val")
-
-    def test_dataloader(self) -> TensorBatches:
-        return self.batches("test")
-
-    def predict_dataloader(self) -> TensorBatches:
-        return self.batches("test")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 
@@ -50,3 +51,72 @@ class MLP(nn.Module):
 
     def forward(self, x):
         return self.layers(x)
+
+
+class ConvBlock(nn.Module):
+    """conv-BN-ReLU; residual: conv-BN-ReLU-conv-BN plus the input (1x1 conv when widths differ), ReLU."""
+
+    def __init__(self, channels_in: int, channels_out: int, kernel_size: int, residual: bool) -> None:
+        super().__init__()
+        pad = kernel_size // 2
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels_in, channels_out, kernel_size, padding=pad, bias=False),
+            nn.BatchNorm2d(channels_out),
+        ]
+        self.skip: nn.Module | None = None
+        if residual:
+            layers += [
+                nn.ReLU(inplace=True),
+                nn.Conv2d(channels_out, channels_out, kernel_size, padding=pad, bias=False),
+                nn.BatchNorm2d(channels_out),
+            ]
+            same = channels_in == channels_out
+            self.skip = nn.Identity() if same else nn.Conv2d(channels_in, channels_out, 1, bias=False)
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        out = self.body(x)
+        if self.skip is not None:
+            out = out + self.skip(x)
+        return torch.relu(out)
+
+
+class ConvNet(nn.Module):
+    """Stages of conv blocks, each followed by 2x2 max-pooling, then a small fully connected head.
+
+    LeNet-like for MNIST (channels [32, 64], flattened features into the head); with `residual` and
+    `global_pool` a small ResNet for CIFAR-10. Outputs logits.
+    """
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        out_features: int,
+        channels: Sequence[int] = (32, 64),
+        kernel_size: int = 3,
+        residual: bool = False,
+        global_pool: bool = False,
+        hidden: int = 128,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        in_channels, height, width = in_shape
+        stages: list[nn.Module] = []
+        for channels_in, channels_out in zip([in_channels, *channels], channels, strict=False):
+            stages += [ConvBlock(channels_in, channels_out, kernel_size, residual), nn.MaxPool2d(2)]
+            height, width = height // 2, width // 2
+        if height < 1 or width < 1:
+            raise ValueError(f"{len(channels)} pooling stages shrink a {tuple(in_shape)} image to nothing")
+        self.features = nn.Sequential(*stages)
+        pooled = channels[-1] if global_pool else channels[-1] * height * width
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1) if global_pool else nn.Identity(),
+            nn.Flatten(),
+            nn.Linear(pooled, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, out_features),
+        )
+
+    def forward(self, x):
+        return self.head(self.features(x))

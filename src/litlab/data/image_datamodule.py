@@ -1,0 +1,100 @@
+"""Base class for image classification data held in memory as uint8 tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from litlab.data.augment import random_crop_flip
+from litlab.data.in_memory import InMemoryDataModule
+from litlab.data.splits import stratified_parts
+
+
+class ImageDataModule(InMemoryDataModule):
+    """uint8 images in memory, a seeded stratified validation split carved from the training set.
+
+    Batches stay uint8 until they are on their device; there `on_after_batch_transfer` augments
+    training batches (random crop + flip, if `augment`) and normalises with the training split's
+    per-channel mean and std. Subclasses implement `load()` and `prepare_data()`.
+    """
+
+    class_names: Sequence[str] = ()
+
+    def __init__(
+        self,
+        data_dir: str,
+        image_shape: Sequence[int],
+        num_classes: int,
+        batch_size: int = 128,
+        val_fraction: float = 5000 / 60000,
+        augment: bool = False,
+        crop_padding: int = 4,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, seed=seed)
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"data.val_fraction must lie between 0 and 1, got {val_fraction}")
+        self.data_dir = data_dir
+        self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
+        self.val_fraction = val_fraction
+        self.augment = augment
+        self.crop_padding = crop_padding
+        self.mean = torch.zeros(self.image_shape[0])
+        self.std = torch.ones(self.image_shape[0])
+        self.generators: dict[torch.device, torch.Generator] = {}
+
+    def load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Train images (n, C, H, W) uint8, train labels, test images, test labels."""
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        train_x, train_y, test_x, test_y = (torch.from_numpy(np.ascontiguousarray(a)) for a in self.load())
+        for name, images, labels in (("training", train_x, train_y), ("test", test_x, test_y)):
+            self.check(name, images, labels)
+        generator = torch.Generator().manual_seed(self.seed)
+        parts = stratified_parts(train_y, {"val": self.val_fraction}, generator)
+        train, val = parts["train"], parts["val"]
+        # Per-channel statistics of the training split only, in the [0, 1] scale.
+        pixels = train_x[train].transpose(0, 1).reshape(self.image_shape[0], -1).double() / 255
+        self.mean, self.std = pixels.mean(dim=1).float(), pixels.std(dim=1).float()
+        self.splits = {
+            "train": (train_x[train], train_y[train].long()),
+            "val": (train_x[val], train_y[val].long()),
+            "test": (test_x, test_y.long()),
+        }
+
+    def check(self, name: str, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """Images are uint8 of the configured shape, labels lie in 0..num_classes-1."""
+        if images.dtype != torch.uint8 or tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"{type(self).__name__}: {name} images are {images.dtype} {tuple(images.shape[1:])}, expected "
+                f"uint8 {self.image_shape} (data.image_shape)"
+            )
+        if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < self.num_classes:
+            raise ValueError(
+                f"{type(self).__name__}: {name} labels span {int(labels.min())}..{int(labels.max())}, "
+                f"expected 0..{self.num_classes - 1} (data.num_classes={self.num_classes})"
+            )
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        images, labels = batch
+        if self.augment and self.trainer is not None and self.trainer.training:
+            images = random_crop_flip(images, self.crop_padding, self.generator(images.device))
+        return self.normalize(images), labels
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (n, C, H, W) -> float32, standardised per channel with the training statistics."""
+        mean = self.mean.to(images.device)[:, None, None]
+        std = self.std.to(images.device)[:, None, None]
+        return (images.float().div_(255) - mean) / std
+
+    def generator(self, device: torch.device) -> torch.Generator:
+        """The augmentation generator for a device, seeded once so epochs differ but runs repeat."""
+        if device not in self.generators:
+            self.generators[device] = torch.Generator(device=device).manual_seed(self.seed)
+        return self.generators[device]
