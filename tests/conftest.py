@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
+from data_files import write_caf, write_cifar, write_diabetes, write_mnist
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -40,46 +38,14 @@ def real_data_dir() -> Path:
     pytest.skip("real data not found: set LITLAB_DATA_DIR to a folder with diabetes/, caf/, MNIST/")
 
 
-def write_diabetes(data_dir: Path, rows: int = 120, seed: int = 0) -> Path:
-    """A diabetes.csv.gz like the course's: no header, 8 features in [-1, 1], then a 0/1 label."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, size=(rows, 8))
-    y = (x[:, :3].sum(axis=1) + 0.3 * rng.standard_normal(rows) > 0).astype(int)
-    path = data_dir / "diabetes" / "diabetes.csv.gz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [",".join(f"{v:g}" for v in row) + f",{label}" for row, label in zip(x, y, strict=True)]
-    with gzip.open(path, "wt", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
-
-
-def write_caf(data_dir: Path, cells: int = 80, genes: int = 557, seed: int = 0) -> Path:
-    """The CAF pair: cells x genes RPKM (id column, gene header) and the Cells/cluster table."""
-    rng = np.random.default_rng(seed)
-    folder = data_dir / "caf"
-    folder.mkdir(parents=True, exist_ok=True)
-    ids = [f"SS2_15_00{48 + i % 2}_{chr(65 + i % 16)}{i}" for i in range(cells)]
-    clusters = np.arange(cells) % 4 + 1
-    rpkm = rng.exponential(5.0, size=(cells, genes)) * (rng.random((cells, genes)) > 0.8)
-    rpkm[:, :4] += 50.0 * (clusters[:, None] == np.arange(1, 5))  # a marker gene per cluster
-    with open(folder / "CAF_RPKM_716x557.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["cell", *[f"Gene{g}" for g in range(genes)]])
-        writer.writerows([cell, *map(repr, row.tolist())] for cell, row in zip(ids, rpkm, strict=True))
-    order = rng.permutation(cells)  # the label file lists cells in another order: join by id
-    with open(folder / "CAF_cluster.csv", "w", newline="") as f:
-        writer = csv.writer(f, quoting=csv.QUOTE_NONNUMERIC)
-        writer.writerow(["", "Cells", "cluster"])
-        writer.writerows([str(n + 1), ids[i], int(clusters[i])] for n, i in enumerate(order))
-    return folder
-
-
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    """A data folder with small diabetes and CAF files."""
+    """A data folder with small files of every data set, in the real formats."""
     folder = tmp_path / "data"
     write_diabetes(folder)
     write_caf(folder)
+    write_mnist(folder / "MNIST" / "raw", n_train=120, n_test=30)
+    write_cifar(folder, n=24)
     return folder
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_caf, write_diabetes
+from data_files import write_caf, write_diabetes
 
 from litlab.data import BreastCancerDataModule, CAFDataModule, DiabetesDataModule
 

@@ -40,7 +40,9 @@ def test_fractions_must_leave_a_training_split(val, test):
 
 
 def test_a_class_too_small_for_every_split_is_refused():
-    with pytest.raises(ValueError, match=r"class 1 has 3 samples.*every split needs every class.*data.val_fraction"):
+    with pytest.raises(
+        ValueError, match=r"class 1 has 3 samples.*every split needs every class.*data.val_fraction"
+    ):
         split(labels_with_counts(100, 3), 0.1, 0.1)
 
 

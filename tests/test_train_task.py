@@ -99,7 +99,7 @@ def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = start.session_start_info.hparams
-    assert hparams["model/optimizer/lr"].number_value == pytest.approx(1e-3)
+    assert hparams["model/optimizer/lr"].number_value == pytest.approx(0.01)  # experiment=breast_cancer
     assert hparams["data/_target_"].string_value == "litlab.data.BreastCancerDataModule"
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     assert "final/test/acc" in {m.name.tag for m in experiment.metric_infos}

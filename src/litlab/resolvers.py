@@ -1,5 +1,6 @@
 """OmegaConf resolvers used by conf/ (light: importing this must not import torch)."""
 
+import math
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -15,7 +16,13 @@ def num_outputs(num_classes: int) -> int:
     return 1 if num_classes == 2 else num_classes
 
 
+def numel(shape: list[int]) -> int:
+    """Number of values in one sample of this shape: what an MLP sees after flattening an image."""
+    return math.prod(shape)
+
+
 def register_resolvers() -> None:
     """Register litlab's resolvers once (safe to call again)."""
     OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT), replace=True)
     OmegaConf.register_new_resolver("num_outputs", num_outputs, replace=True)
+    OmegaConf.register_new_resolver("numel", numel, replace=True)

@@ -1,5 +1,6 @@
 """Callbacks: progress display, figures and reports written to the loggers."""
 
+from litlab.callbacks.classification_report import ClassificationReport
 from litlab.callbacks.progress_bar import progress_bar
 
-__all__ = ["progress_bar"]
+__all__ = ["ClassificationReport", "progress_bar"]

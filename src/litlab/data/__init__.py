@@ -2,7 +2,18 @@
 
 from litlab.data.breast_cancer import BreastCancerDataModule
 from litlab.data.caf import CAFDataModule
+from litlab.data.cifar10 import CIFAR10DataModule
 from litlab.data.diabetes import DiabetesDataModule
+from litlab.data.image_datamodule import ImageDataModule
+from litlab.data.mnist import MNISTDataModule
 from litlab.data.tensor_datamodule import TensorDataModule
 
-__all__ = ["BreastCancerDataModule", "CAFDataModule", "DiabetesDataModule", "TensorDataModule"]
+__all__ = [
+    "BreastCancerDataModule",
+    "CAFDataModule",
+    "CIFAR10DataModule",
+    "DiabetesDataModule",
+    "ImageDataModule",
+    "MNISTDataModule",
+    "TensorDataModule",
+]

@@ -14,6 +14,8 @@ from litlab.data.tensor_datamodule import TensorDataModule
 class CAFDataModule(TensorDataModule):
     """Cells x genes RPKM joined to cluster labels by cell id; features log2(x + 1), labels 0..3."""
 
+    # Clusters 1..4 in the paper's nomenclature: vascular, matrix, cycling, developmental CAFs.
+    class_names = ("vCAF", "mCAF", "cCAF", "dCAF")
     MATRIX = "CAF_RPKM_716x557.csv"
     CLUSTERS = "CAF_cluster.csv"
 

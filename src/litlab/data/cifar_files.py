@@ -26,13 +26,8 @@ _HINT = "or point LITLAB_DATA_DIR (paths.data_dir) at a folder that has cifar-10
 
 # All a batch needs to rebuild its uint8 array. `_codecs.encode` is how Python 3 writes bytes at protocol 2.
 _ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),
+    *((f"numpy.{c}.multiarray", name) for c in ("core", "_core") for name in ("_reconstruct", "scalar")),
+    *(("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")),
 }
 
 
@@ -44,7 +39,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED_GLOBALS:
             raise ForbiddenGlobalError(f"{module}.{name}")
-        # numpy 2 renamed numpy.core to numpy._core; the old name only warns, the pickles still say it.
+        # numpy 2 renamed numpy.core to numpy._core; old pickles name numpy.core, a shim that may go.
         return super().find_class(module.replace("numpy.core.", "numpy._core."), name)
 
 
@@ -71,7 +66,7 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     batch = _unpickle(path)
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        keys = sorted(map(repr, batch)) if isinstance(batch, dict) else None
+        keys = sorted(batch, key=repr) if isinstance(batch, dict) else None
         raise ValueError(
             f"{path}: holds a {type(batch).__name__} (keys {keys}), expected a dict with keys b'data' and "
             f"b'labels'; this is not a CIFAR-10 python batch: delete {path.parent} and download it again"

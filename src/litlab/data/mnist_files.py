@@ -101,7 +101,7 @@ def read_idx(path: Path, *, ndim: int | None = None) -> np.ndarray:
     if len(data) != expected:
         what = "decompressed bytes" if path.suffix == ".gz" else "bytes"
         raise ValueError(
-            f"{path}: holds {len(data)} {what}, but its header (dimensions {list(dims)}) needs exactly "
+            f"{path}: holds {len(data)} {what}, but its header (dimensions {list(dims)}) needs "
             f"{expected}: the file is {'truncated' if len(data) < expected else 'over-long'} or corrupt; "
             "delete it and download it again"
         )

@@ -83,14 +83,17 @@ class Classifier(L.LightningModule):
         log_probs = F.log_softmax(out, dim=-1)
         return F.nll_loss(log_probs, y), log_probs.exp()
 
-    def shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+    def shared_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], stage: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss and probabilities of a batch, accumulated into the stage's metrics."""
         x, y = batch
         loss, probs = self.loss_and_probabilities(x, y)
         # Metrics only accumulate here and are logged once per epoch (log_epoch): a self.log
         # per metric and step would cost more than the step itself for the lectures' small nets.
         getattr(self, f"{stage}_metrics").update(probs, y)
         getattr(self, f"{stage}_loss").update(loss.detach(), weight=len(y))
-        return loss
+        return loss, probs
 
     def log_epoch(self, stage: str) -> None:
         """Log the epoch's mean loss and metrics under `stage/`, then start afresh."""
@@ -101,13 +104,14 @@ class Classifier(L.LightningModule):
         loss.reset()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self.shared_step(batch, "train")
+        return self.shared_step(batch, "train")[0]
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self.shared_step(batch, "val")
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        self.shared_step(batch, "test")
+    def test_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """Returns the class probabilities, for callbacks such as the classification report."""
+        return self.shared_step(batch, "test")[1]
 
     def on_train_epoch_end(self) -> None:
         self.log_epoch("train")
