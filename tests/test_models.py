@@ -94,3 +94,13 @@ def test_negative_learning_rate_is_refused_before_training(compose_config):
     cfg = compose_config("model.optimizer.lr=-0.1")
     with pytest.raises(Exception, match=r"model.optimizer is invalid.*-0.1.*model.optimizer.lr=0.001"):
         instantiate(cfg.model)
+
+
+@pytest.mark.slow
+def test_compiled_net_trains_and_keeps_its_state_dict_keys(compose_config):
+    from litlab.train import train
+
+    cfg = compose_config("experiment=mnist_cnn", "model.compile=true", "debug=fdr")
+    assert train(cfg) is not None
+    model = instantiate(compose_config("experiment=mnist_cnn", "model.compile=true").model)
+    assert all(not key.startswith("net._orig_mod") for key in model.state_dict())

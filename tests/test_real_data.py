@@ -35,3 +35,14 @@ def test_median_test_accuracy_over_five_seeds(compose_config, real_data_dir, tmp
     median = statistics.median(accuracies)
     print(f"{experiment}: test/acc per seed {[round(a, 4) for a in accuracies]}, median {median:.4f}")
     assert median >= TARGETS[experiment], f"{experiment}: median {median:.4f} < {TARGETS[experiment]}"
+
+
+@pytest.mark.parametrize(("experiment", "target"), [("mnist", 0.98), ("mnist_cnn", 0.99)])
+def test_real_mnist_accuracy(compose_config, real_data_dir, tmp_path, experiment, target):
+    if not (real_data_dir / "MNIST" / "raw").exists():
+        pytest.skip(f"no MNIST/raw in {real_data_dir}")
+    cfg = compose_config(f"experiment={experiment}", f"paths.data_dir={real_data_dir}", "~logger")
+    train(cfg)
+    accuracy = json.loads((tmp_path / "run" / "metrics.json").read_text())["test/acc"]
+    print(f"{experiment}: test/acc {accuracy:.4f}")
+    assert accuracy >= target

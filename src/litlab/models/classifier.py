@@ -42,11 +42,14 @@ class Classifier(L.LightningModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         monitor: str = "val/loss",
+        compile: bool = False,
     ) -> None:
         super().__init__()
         # Plain values only, so checkpoints load with weights_only=True; the net is in the state_dict
         # and the logger gets the resolved config instead.
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        if compile:
+            net.compile()  # in place: the state_dict keeps its keys, so checkpoints stay portable
         self.net = net
         self.num_classes = num_classes
         self.binary = num_classes == 2

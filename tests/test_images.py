@@ -1,0 +1,104 @@
+"""Image pipeline: uint8 batches, on-device normalisation, batch-wise augmentation, the report callback."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from litlab.data import CIFAR10DataModule, MNISTDataModule
+from litlab.data.augment import random_crop_flip
+from litlab.data.image_datamodule import channel_statistics
+from litlab.train import train
+
+
+def mnist(data_dir, **kwargs) -> MNISTDataModule:
+    dm = MNISTDataModule(data_dir=str(data_dir), val_fraction=0.1, batch_size=16, **kwargs)
+    dm.setup()
+    return dm
+
+
+def test_mnist_batches_stay_uint8_until_transfer(data_dir):
+    dm = mnist(data_dir)
+    assert {k: len(v[1]) for k, v in dm.splits.items()} == {"train": 110, "val": 10, "test": 30}
+    assert (torch.bincount(dm.splits["val"][1]) == 1).all()  # stratified: one of each digit
+    images, labels = next(iter(dm.train_dataloader()))
+    assert images.dtype == torch.uint8 and images.shape == (16, 1, 28, 28) and labels.dtype == torch.long
+    dm.trainer = SimpleNamespace(training=True)
+    normalised, same_labels = dm.on_after_batch_transfer((images, labels), 0)
+    assert normalised.dtype == torch.float32 and torch.equal(same_labels, labels)
+    expected = (images.float() / 255 - dm.mean[0]) / dm.std[0]
+    assert torch.allclose(normalised, expected, atol=1e-6)
+
+
+def test_normalisation_statistics_are_exact_and_from_the_training_split(data_dir):
+    dm = mnist(data_dir)
+    pixels = dm.splits["train"][0].double() / 255
+    assert torch.allclose(dm.mean, pixels.mean().float().reshape(1), atol=1e-6)
+    assert torch.allclose(dm.std, pixels.std().float().reshape(1), atol=1e-6)
+    colour = torch.randint(0, 256, (50, 3, 8, 8), dtype=torch.uint8)
+    mean, std = channel_statistics(colour)
+    per_channel = colour.transpose(0, 1).reshape(3, -1).double() / 255
+    assert torch.allclose(mean, per_channel.mean(1).float()) and torch.allclose(
+        std, per_channel.std(1).float()
+    )
+
+
+def test_augmentation_keeps_shape_dtype_and_range_and_differs_between_calls():
+    images = torch.randint(1, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    generator = torch.Generator().manual_seed(0)
+    first = random_crop_flip(images, 4, generator)
+    second = random_crop_flip(images, 4, generator)
+    assert first.shape == images.shape and first.dtype == torch.uint8
+    assert not torch.equal(first, second) and not torch.equal(first, images)
+    assert (first == 0).any()  # the zero padding shows at shifted borders
+    assert set(torch.unique(first).tolist()) <= set(range(256))
+    # Every output pixel is a pixel of the padded input: crops, flips, nothing invented.
+    unshifted = random_crop_flip(images, 0, torch.Generator().manual_seed(1))
+    flipped = unshifted.flip(3)
+    assert all(
+        torch.equal(u, i) or torch.equal(f, i) for u, f, i in zip(unshifted, flipped, images, strict=True)
+    )
+
+
+def test_augmentation_applies_to_training_batches_only(data_dir):
+    dm = CIFAR10DataModule(data_dir=str(data_dir), augment=True, batch_size=8)
+    dm.setup()
+    batch = next(iter(dm.val_dataloader()))
+    dm.trainer = SimpleNamespace(training=False)
+    plain = dm.on_after_batch_transfer(batch, 0)[0]
+    assert torch.allclose(plain, dm.normalize(batch[0]))
+    dm.trainer = SimpleNamespace(training=True)
+    epoch1 = dm.on_after_batch_transfer(batch, 0)[0]
+    epoch2 = dm.on_after_batch_transfer(batch, 0)[0]
+    assert epoch1.shape == plain.shape and not torch.equal(epoch1, plain) and not torch.equal(epoch1, epoch2)
+    assert dm.class_names[:2] == ("airplane", "automobile")
+
+
+def test_image_shape_and_labels_are_checked(data_dir):
+    with pytest.raises(ValueError, match=r"uint8 \(1, 32, 32\) \(data.image_shape\)"):
+        mnist(data_dir, image_shape=(1, 32, 32))
+    with pytest.raises(ValueError, match=r"labels span 0..9, expected 0..4 \(data.num_classes=5\)"):
+        mnist(data_dir, num_classes=5)
+
+
+def test_multiclass_test_run_writes_the_confusion_matrix_and_report(compose_config, tmp_path):
+    cfg = compose_config("experiment=mnist", "trainer.max_epochs=1", "trainer.accelerator=cpu")
+    train(cfg)
+    run = tmp_path / "run"
+    assert (run / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (run / "classification_report.md").read_text()
+    assert "| 9 |" in report and "Failed to classify" in report and "of 30" in report
+    rows = (run / "confusion_matrix.csv").read_text().splitlines()
+    assert len(rows) == 11 and sum(int(v) for row in rows[1:] for v in row.split(",")[1:]) == 30
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0, "tensors": 0})
+    events.Reload()
+    assert "test/confusion_matrix" in events.Tags()["images"]
+    assert any(tag.startswith("test/classification_report") for tag in events.Tags()["tensors"])
+
+
+def test_binary_runs_write_no_confusion_matrix(compose_config, tmp_path):
+    train(compose_config("experiment=breast_cancer", "debug=fdr"))
+    assert not (tmp_path / "run" / "confusion_matrix.png").exists()
