@@ -131,23 +131,24 @@ def test_caf_cell_ids_must_match(tmp_path):
         CAFDataModule(data_dir=str(tmp_path), **CAF).load()
 
 
+def replace_cell(path: Path, line: int, column: int, value: str) -> None:
+    """Overwrite one cell (0-based line and column) of a plain CSV file."""
+    lines = path.read_text().splitlines()
+    cells = lines[line].split(",")
+    cells[column] = value
+    lines[line] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+
+
 def test_caf_cluster_outside_1_to_4(tmp_path):
     folder = write_caf(tmp_path, cells=40)
-    labels = folder / "CAF_cluster.csv"
-    lines = labels.read_text().splitlines()
-    lines[3] = lines[3].rsplit(",", 1)[0] + ",7"
-    labels.write_text("\n".join(lines) + "\n")
+    replace_cell(folder / "CAF_cluster.csv", line=3, column=2, value="7")
     with pytest.raises(ValueError, match=r"clusters \[7\] lie outside 1..4"):
         CAFDataModule(data_dir=str(tmp_path), **CAF).load()
 
 
 def test_caf_non_numeric_expression(tmp_path):
     folder = write_caf(tmp_path, cells=40)
-    matrix = folder / "CAF_RPKM_716x557.csv"
-    lines = matrix.read_text().splitlines()
-    cells = lines[5].split(",")
-    cells[10] = "n/a"
-    lines[5] = ",".join(cells)
-    matrix.write_text("\n".join(lines) + "\n")
+    replace_cell(folder / "CAF_RPKM_716x557.csv", line=5, column=10, value="n/a")
     with pytest.raises(ValueError, match=r"line 6, column 11 is 'n/a', not a number"):
         CAFDataModule(data_dir=str(tmp_path), **CAF).load()
