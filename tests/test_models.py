@@ -42,6 +42,20 @@ def test_mlp_flattens_images():
     assert MLP(784, 10, hidden=[16])(torch.rand(2, 1, 28, 28)).shape == (2, 10)
 
 
+def test_convnet_depth_follows_channels_and_blocks():
+    from litlab.models import ConvNet
+
+    lenet = ConvNet([1, 28, 28], 10, channels=[16, 32], kernel_size=5)
+    assert lenet(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert sum(isinstance(m, nn.Conv2d) for m in lenet.modules()) == 2
+    resnet = ConvNet([3, 32, 32], 10, channels=[16, 32, 64], blocks=2, residual=True, global_pool=True)
+    assert resnet(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    # 3 stages x 2 residual blocks x 2 convs, plus a 1x1 projection where the width changes.
+    assert sum(isinstance(m, nn.Conv2d) for m in resnet.modules()) == 12 + 3
+    with pytest.raises(ValueError, match="shrink a \\(1, 8, 8\\) image to nothing"):
+        ConvNet([1, 8, 8], 10, channels=[4, 4, 4, 4])
+
+
 def adam(**kwargs):
     return lambda params: torch.optim.Adam(params, **kwargs)
 

@@ -82,10 +82,11 @@ class ConvBlock(nn.Module):
 
 
 class ConvNet(nn.Module):
-    """Stages of conv blocks, each followed by 2x2 max-pooling, then a small fully connected head.
+    """Stages of conv blocks, each stage ending in 2x2 max-pooling, then a small fully connected head.
 
-    LeNet-like for MNIST (channels [32, 64], flattened features into the head); with `residual` and
-    `global_pool` a small ResNet for CIFAR-10. Outputs logits.
+    `channels` gives one stage per entry (its width), `blocks` the conv blocks per stage: depth is
+    len(channels) x blocks (x2 convs when residual). LeNet-like for MNIST (channels [16, 32], flattened
+    features into the head); with `residual` and `global_pool` a small ResNet for CIFAR-10. Outputs logits.
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class ConvNet(nn.Module):
         in_shape: Sequence[int],
         out_features: int,
         channels: Sequence[int] = (32, 64),
+        blocks: int = 1,
         kernel_size: int = 3,
         residual: bool = False,
         global_pool: bool = False,
@@ -102,8 +104,15 @@ class ConvNet(nn.Module):
         super().__init__()
         in_channels, height, width = in_shape
         stages: list[nn.Module] = []
+        if blocks < 1 or not channels:
+            raise ValueError(
+                f"ConvNet needs at least one stage and one block, got channels={channels}, blocks={blocks}"
+            )
         for channels_in, channels_out in zip([in_channels, *channels], channels, strict=False):
-            stages += [ConvBlock(channels_in, channels_out, kernel_size, residual), nn.MaxPool2d(2)]
+            for block in range(blocks):
+                width_in = channels_in if block == 0 else channels_out
+                stages.append(ConvBlock(width_in, channels_out, kernel_size, residual))
+            stages.append(nn.MaxPool2d(2))
             height, width = height // 2, width // 2
         if height < 1 or width < 1:
             raise ValueError(f"{len(channels)} pooling stages shrink a {tuple(in_shape)} image to nothing")
