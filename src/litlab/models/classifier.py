@@ -62,6 +62,8 @@ class Classifier(L.LightningModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        # Detached (loss, probabilities, targets) of each step, fed to the metrics once per epoch.
+        self.epoch_outputs: dict[str, list[tuple[torch.Tensor, ...]]] = {"train": [], "val": [], "test": []}
 
     def check_optimizer(self) -> None:
         """Build the optimizer once now, so a bad setting fails before any training starts."""
@@ -89,18 +91,25 @@ class Classifier(L.LightningModule):
     def shared_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], stage: str
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Loss and probabilities of a batch, accumulated into the stage's metrics."""
+        """Loss and probabilities of a batch, kept for the stage's epoch-end metrics."""
         x, y = batch
         loss, probs = self.loss_and_probabilities(x, y)
-        # Metrics only accumulate here and are logged once per epoch (log_epoch): a self.log
-        # per metric and step would cost more than the step itself for the lectures' small nets.
-        getattr(self, f"{stage}_metrics").update(probs, y)
-        getattr(self, f"{stage}_loss").update(loss.detach(), weight=len(y))
+        # Only a list append per step: a torchmetrics update (or a self.log) per step costs more
+        # than the step itself for the lectures' small nets, and nothing here waits for the device.
+        self.epoch_outputs[stage].append((loss.detach(), probs.detach(), y))
         return loss, probs
 
     def log_epoch(self, stage: str) -> None:
         """Log the epoch's mean loss and metrics under `stage/`, then start afresh."""
+        outputs = self.epoch_outputs[stage]
+        if not outputs:
+            return
+        losses, probs, targets = zip(*outputs, strict=True)
+        outputs.clear()
         metrics, loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")
+        sizes = torch.tensor([len(t) for t in targets], dtype=torch.float32, device=losses[0].device)
+        loss.update(torch.stack(losses), weight=sizes)
+        metrics.update(torch.cat(probs), torch.cat(targets))
         self.log(f"{stage}/loss", loss.compute(), prog_bar=True)
         self.log_dict(metrics.compute())
         metrics.reset()
