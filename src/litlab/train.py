@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 import litlab  # noqa: F401  (registers the config resolvers)
 from litlab.resolvers import REPO_ROOT
 from litlab.run_files import write_run_files
+from litlab.threads import thread_count
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ def train(cfg: DictConfig) -> float | None:
     if logging.getLogger().hasHandlers():
         # Hydra's handlers already print and file every record; lightning's own would print it twice.
         logging.getLogger("lightning").handlers.clear()
+    import torch
+
+    torch.set_num_threads(thread_count(cfg))
     if cfg.get("seed") is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)

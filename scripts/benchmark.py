@@ -1,0 +1,266 @@
+"""litlab against the lectures' plain PyTorch loops: one command, one table.
+
+    python scripts/benchmark.py [--repeats 3] [--quick]
+
+Every comparison alternates litlab and plain runs (A/B, A/B, ...) so drifting machine load hits both,
+repeats them, and reports the median with the spread [min-max] and the ratio litlab/plain. Both sides
+use the same model, optimizer, batch size, number of steps and torch thread count. Per-step and
+per-epoch times are differences, (time of 2n steps - time of n steps) / n, so start-up costs cancel;
+whole-process rows time complete commands, imports included. Data: LITLAB_DATA_DIR (diabetes, MNIST).
+`--quick` shrinks everything to a smoke run (the test suite runs it); its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import benchmark_input_pipeline as pipeline
+import plain_loops
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def interleaved(repeats: int, **sides: Callable[[], float]) -> dict[str, list[float]]:
+    """Run each side once per round, in turn, `repeats` rounds."""
+    results: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(repeats):
+        for name, measure in sides.items():
+            results[name].append(measure())
+    return results
+
+
+def per_unit(run: Callable[[int], float], n: int) -> float:
+    """Seconds per unit (step or epoch) as (run(2n) - run(n)) / n: fixed start-up costs cancel."""
+    return (run(2 * n) - run(n)) / n
+
+
+def lightning_fit(build: Callable[[], tuple], **limits) -> float:
+    """Seconds of Trainer.fit on a fresh model, without validation, logging or checkpoints."""
+    import lightning as L
+
+    model, datamodule = build()
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0, **limits,
+    )  # fmt: skip
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule)
+    return time.perf_counter() - start
+
+
+def bare_lightning_module(net: torch.nn.Module, optimizer, loss_fn):
+    """Lightning's floor: the same net, optimizer and loss in a LightningModule with no metrics or logs."""
+    import lightning as L
+
+    class Bare(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return loss_fn(self.net(x), y.float())  # binary targets, as in the plain loop
+
+        def configure_optimizers(self):
+            return optimizer(self.parameters())
+
+    return Bare()
+
+
+def plain_fit(build: Callable[[], tuple], x, y, batch_size: int, steps: int) -> float:
+    net, optimizer, loss_fn = build()
+    start = time.perf_counter()
+    plain_loops.train_steps(net, optimizer, loss_fn, x, y, batch_size, steps)
+    return time.perf_counter() - start
+
+
+def wall(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+class Report:
+    """Rows of the result table: median [min-max] of each side and the ratio of medians."""
+
+    def __init__(self) -> None:
+        self.rows: list[str] = []
+
+    def add(self, what: str, ours: list[float], plain: list[float] | None, unit: str, target: str) -> None:
+        def cell(values: list[float]) -> str:
+            scale, fmt = {"ms": (1e3, ".3f"), "s": (1, ".2f"), "samples/s": (1, ",.0f")}[unit]
+            med, low, high = (scale * v for v in (statistics.median(values), min(values), max(values)))
+            return f"{med:{fmt}} [{low:{fmt}}-{high:{fmt}}] {unit}"
+
+        ratio = f"{statistics.median(ours) / statistics.median(plain):.2f}x" if plain else ""
+        self.rows.append(f"| {what} | {cell(ours)} | {cell(plain) if plain else ''} | {ratio} | {target} |")
+        print(self.rows[-1], flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, one repeat")
+    args = parser.parse_args()
+    quick = args.quick
+    repeats = 1 if quick else args.repeats
+    data_dir = os.environ.get("LITLAB_DATA_DIR", str(ROOT / "data"))
+    env = {**os.environ, "LITLAB_DATA_DIR": data_dir}
+    threads = torch.get_num_threads()
+
+    import logging
+    from functools import partial
+
+    logging.getLogger("lightning").setLevel(logging.WARNING)  # no banners between the table's rows
+
+    from litlab.data import DiabetesDataModule, MNISTDataModule
+    from litlab.models import MLP, Classifier
+
+    print(f"litlab vs plain PyTorch, {threads} torch threads, {repeats} repeats, data {data_dir}\n")
+    print("| comparison | litlab | plain | litlab/plain | target |\n|---|---|---|---|---|")
+    report = Report()
+
+    # Per-optimizer-step time on the same training tensors.
+    def diabetes_sides(batch_size: int | None) -> dict[str, Callable[[], float]]:
+        dm = DiabetesDataModule(
+            data_dir=data_dir, num_features=8, num_classes=2, batch_size=batch_size, seed=1
+        )
+        dm.setup()
+        x, y = dm.splits["train"]
+        adam = partial(torch.optim.Adam, lr=0.03, weight_decay=0.001)
+
+        def ours() -> tuple:
+            return Classifier(MLP(8, 1, [6, 4], "sigmoid"), 2, adam), dm
+
+        def plain() -> tuple:
+            net = plain_loops.diabetes_net()
+            return net, adam(net.parameters()), plain_loops.binary_loss
+
+        def bare() -> tuple:
+            return bare_lightning_module(plain_loops.diabetes_net(), adam, plain_loops.binary_loss), dm
+
+        steps = 20 if quick else 400
+        bs = batch_size or len(y)
+        return {
+            "litlab": lambda: per_unit(lambda n: lightning_fit(ours, max_steps=n, max_epochs=-1), steps),
+            "bare": lambda: per_unit(lambda n: lightning_fit(bare, max_steps=n, max_epochs=-1), steps),
+            "plain": lambda: per_unit(lambda n: plain_fit(plain, x, y.float(), bs, n), steps),
+        }
+
+    for batch_size, label in ((32, "batch 32"), (None, "full batch")):
+        r = interleaved(repeats, **diabetes_sides(batch_size))
+        report.add(f"diabetes 8-6-4-1 step, {label}", r["litlab"], r["plain"], "ms", "")
+        report.add(f"  floor: bare Lightning step, {label}", r["bare"], r["plain"], "ms", "")
+
+    mnist = MNISTDataModule(data_dir=data_dir, batch_size=128, seed=1)
+    mnist.setup()
+    mx, my = mnist.splits["train"]
+    mx_float = mnist.normalize(mx)  # the plain loop's preloaded, normalised tensors
+
+    def mnist_ours() -> tuple:
+        return Classifier(
+            MLP(784, 10, [512, 256], dropout=0.2), 10, partial(torch.optim.Adam, lr=1e-3)
+        ), mnist
+
+    def mnist_plain() -> tuple:
+        net = plain_loops.mnist_net()
+        return net, torch.optim.Adam(net.parameters(), lr=1e-3), torch.nn.functional.cross_entropy
+
+    steps = 5 if quick else 200
+    r = interleaved(
+        repeats,
+        litlab=lambda: per_unit(lambda n: lightning_fit(mnist_ours, max_steps=n, max_epochs=-1), steps),
+        plain=lambda: per_unit(lambda n: plain_fit(mnist_plain, mx_float, my, 128, n), steps),
+    )
+    report.add("MNIST MLP step, batch 128", r["litlab"], r["plain"], "ms", "")
+
+    epoch_steps = len(mnist.train_dataloader())
+    if quick:
+        epoch = functools.partial(lightning_fit, mnist_ours, max_epochs=1)
+        r = {"litlab": [epoch()], "plain": [plain_fit(mnist_plain, mx_float, my, 128, epoch_steps)]}
+    else:
+        r = interleaved(
+            repeats,
+            litlab=lambda: per_unit(lambda n: lightning_fit(mnist_ours, max_epochs=n), 1),
+            plain=lambda: per_unit(lambda n: plain_fit(mnist_plain, mx_float, my, 128, n * epoch_steps), 1),
+        )
+    report.add(f"MNIST MLP epoch ({epoch_steps} steps)", r["litlab"], r["plain"], "s", "<= 1.10x")
+
+    # Input pipeline: normalised training batches on the CPU.
+    mnist.trainer = type("Fit", (), {"training": True})()
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(mx_float, my), batch_size=128, shuffle=True
+    )
+    r = interleaved(
+        repeats,
+        litlab=lambda: pipeline.timed(lambda: pipeline.litlab_epoch(mnist)),
+        plain=lambda: pipeline.timed(lambda: pipeline.dataloader_epoch(loader)),
+    )
+    report.add(
+        "MNIST input pipeline (plain: DataLoader)", r["litlab"], r["plain"], "samples/s", ">= 1M/s, >= 3x"
+    )
+
+    # Whole processes.
+    epochs = 3 if quick else 100
+    jobs = 2 if quick else 16
+    with tempfile.TemporaryDirectory() as logs:
+        budget = [f"trainer.max_epochs={epochs}", "callbacks.early_stopping=null", f"paths.log_dir={logs}"]
+        train = [PYTHON, "train.py", "experiment=diabetes", *budget]
+        sweep = [PYTHON, "train.py", "-m", "experiment=diabetes", *budget]
+        plain = [PYTHON, "scripts/plain_loops.py", "diabetes", f"--epochs={epochs}"]
+        r = interleaved(
+            repeats,
+            litlab=lambda: wall([*train, "seed=1"], env),
+            plain=lambda: wall([*plain, "--seed=1"], env),
+        )
+        accuracy = json.loads(next(Path(logs).rglob("metrics.json")).read_text())["test/acc"]
+        report.add(
+            f"diabetes whole process, {epochs} epochs (litlab test acc {accuracy:.3f})",
+            r["litlab"], r["plain"], "s", "<= 2.0x",
+        )  # fmt: skip
+
+        seeds = f"seed=range(1,{jobs + 1})"
+        r = interleaved(
+            repeats,
+            litlab=lambda: wall([*sweep, seeds], env),
+            parallel=lambda: wall([*sweep, seeds, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], env),
+            plain=lambda: wall([*plain, f"--runs={jobs}"], env),
+        )
+    report.add(f"{jobs}-job diabetes sweep, sequential launcher", r["litlab"], r["plain"], "s", "<= 1.5x")
+    report.add(f"{jobs}-job diabetes sweep, joblib launcher (2 jobs)", r["parallel"], r["plain"], "s", "")
+    speedup = statistics.median(r["litlab"]) / statistics.median(r["parallel"])
+    print(f"| joblib speed-up over sequential | {speedup:.2f}x | | | >= 1.6x |")
+
+    # What any Lightning program pays before its first step.
+    r = interleaved(
+        repeats,
+        litlab=lambda: wall([PYTHON, "-c", "import lightning"], env),
+        plain=lambda: wall([PYTHON, "-c", "import torch"], env),
+    )
+    report.add("  floor: import lightning (plain: import torch)", r["litlab"], r["plain"], "s", "")
+
+    for flag in ("--cfg job", "--help"):
+        r = interleaved(repeats, litlab=lambda f=flag: wall([PYTHON, "train.py", *f.split()], env))
+        report.add(
+            f"python train.py {flag}", r["litlab"], None, "s", "<= 1.0 s" if flag == "--cfg job" else ""
+        )
+
+
+if __name__ == "__main__":
+    main()
