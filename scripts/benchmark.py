@@ -127,7 +127,8 @@ def main() -> None:
     import logging
     from functools import partial
 
-    logging.getLogger("lightning").setLevel(logging.WARNING)  # no banners between the table's rows
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):  # no banners between the rows
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     from litlab.data import DiabetesDataModule, MNISTDataModule
     from litlab.models import MLP, Classifier
