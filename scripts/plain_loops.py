@@ -9,7 +9,6 @@ model, optimizer, batch size and standardisation as litlab's experiments.
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import time
 from pathlib import Path
@@ -36,20 +35,6 @@ def diabetes_tensors(seed: int, test_fraction: float = 0.2) -> tuple[torch.Tenso
 def diabetes_net() -> nn.Module:
     """The lecture's 8-6-4-1 sigmoid "wide and deep" net (logit out)."""
     return nn.Sequential(nn.Linear(8, 6), nn.Sigmoid(), nn.Linear(6, 4), nn.Sigmoid(), nn.Linear(4, 1))
-
-
-def mnist_tensors() -> tuple[torch.Tensor, torch.Tensor]:
-    """The 60000 training images as normalised float32 (n, 1, 28, 28) and their labels."""
-    raw = DATA_DIR / "MNIST" / "raw"
-
-    def read(stem: str, offset: int) -> np.ndarray:
-        path = raw / stem
-        data = path.read_bytes() if path.exists() else gzip.decompress((raw / f"{stem}.gz").read_bytes())
-        return np.frombuffer(data, dtype=np.uint8, offset=offset)
-
-    images = torch.from_numpy(read("train-images-idx3-ubyte", 16).copy()).view(-1, 1, 28, 28)
-    labels = torch.from_numpy(read("train-labels-idx1-ubyte", 8).astype(np.int64))
-    return (images.float() / 255 - 0.1307) / 0.3081, labels
 
 
 def mnist_net() -> nn.Module:

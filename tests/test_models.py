@@ -52,6 +52,8 @@ def test_convnet_depth_follows_channels_and_blocks():
     assert resnet(torch.rand(2, 3, 32, 32)).shape == (2, 10)
     # 3 stages x 2 residual blocks x 2 convs, plus a 1x1 projection where the width changes.
     assert sum(isinstance(m, nn.Conv2d) for m in resnet.modules()) == 12 + 3
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        ConvNet([1, 28, 28], 10, kernel_size=4)
     with pytest.raises(ValueError, match="shrink a \\(1, 8, 8\\) image to nothing"):
         ConvNet([1, 8, 8], 10, channels=[4, 4, 4, 4])
 
@@ -117,4 +119,5 @@ def test_compiled_net_trains_and_keeps_its_state_dict_keys(compose_config):
     cfg = compose_config("experiment=mnist_cnn", "model.compile=true", "debug=fdr")
     assert train(cfg) is not None
     model = instantiate(compose_config("experiment=mnist_cnn", "model.compile=true").model)
+    assert model.net._compiled_call_impl is not None  # the switch really compiled the net
     assert all(not key.startswith("net._orig_mod") for key in model.state_dict())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -58,6 +60,27 @@ def test_standardisation_uses_training_statistics_only():
     assert torch.allclose(x_train.mean(0), torch.zeros(30), atol=1e-4)
     assert torch.allclose(x_train.std(0), torch.ones(30), atol=1e-4)
     assert not torch.allclose(x_test.mean(0), torch.zeros(30), atol=1e-2)  # test is not re-fitted
+
+
+def test_a_feature_constant_in_training_is_centred_not_blown_up():
+    dm = BreastCancerDataModule(num_features=30, num_classes=2, seed=1)
+    x, y = dm.load()
+    train_idx, _, _ = split(torch.as_tensor(y), dm.val_fraction, dm.test_fraction, seed=1)
+    x[:, 0] = 5.0
+    x[train_idx.numpy(), 0] = 0.0  # constant over the training split, like a gene never seen there
+    dm.load = lambda: (x, y)
+    dm.setup()
+    assert dm.std[0] == 1 and dm.mean[0] == 0
+    for name in ("train", "val", "test"):
+        assert dm.splits[name][0].abs().max() < 1e3
+
+
+def test_overfit_batches_serve_the_same_batches_every_epoch():
+    dm = BreastCancerDataModule(num_features=30, num_classes=2, seed=1)
+    dm.setup()
+    dm.trainer = SimpleNamespace(overfit_batches=3)
+    first, second = list(dm.train_dataloader()), list(dm.train_dataloader())
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(first, second, strict=True))
 
 
 def test_batches_cover_the_data_and_reshuffle_each_epoch():

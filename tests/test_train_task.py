@@ -105,6 +105,18 @@ def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config
     assert "final/test/acc" in {m.name.tag for m in experiment.metric_infos}
     metrics = json.loads((run / "metrics.json").read_text())
     assert events.Scalars("final/test/acc")[-1].value == pytest.approx(metrics["test/acc"])
+    # val/* in metrics.json are those of the best checkpoint: the lowest val/loss of the epochs.
+    assert metrics["val/loss"] == pytest.approx(min(e.value for e in events.Scalars("val/loss")), rel=1e-5)
+
+
+def test_fast_dev_run_leaves_no_logs_or_checkpoints(compose_config, tmp_path):
+    train(compose_config("experiment=diabetes", "debug=fdr"))
+    assert (tmp_path / "run" / "metrics.json").exists()
+    assert not (tmp_path / "run" / "tensorboard").exists() and not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_unseeded_runs_work(compose_config):
+    assert train(compose_config("experiment=breast_cancer", "seed=null", "debug=fdr")) is not None
 
 
 def test_two_job_multirun_gets_one_folder_with_a_run_each(tmp_path, data_dir):
@@ -130,7 +142,7 @@ def test_two_job_multirun_gets_one_folder_with_a_run_each(tmp_path, data_dir):
 
 def test_cfg_job_prints_the_config_without_training(tmp_path):
     out = subprocess.run(
-        [sys.executable, "train.py", "experiment=caf", "--cfg", "job"],
+        [sys.executable, "train.py", "experiment=caf", f"paths.log_dir={tmp_path / 'logs'}", "--cfg", "job"],
         cwd=REPO_ROOT,
         check=True,
         capture_output=True,

@@ -10,6 +10,14 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 
+def publish(tmp: str | Path, path: Path) -> None:
+    """Rename a finished temporary file into place with the permissions a plain open() would give it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files: others could not read shared logs/data
+    os.replace(tmp, path)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write through a temporary file in the same folder, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -17,7 +25,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
 

@@ -15,15 +15,23 @@ def parallel_jobs() -> int:
         return 1
     launcher = HydraConfig.get().get("launcher") or {}
     n_jobs = launcher.get("n_jobs") or 1
-    return os.cpu_count() or 1 if n_jobs < 0 else n_jobs  # joblib: -1 means one per core
+    if n_jobs < 0:  # joblib: -1 is one job per core, -2 all but one, ...
+        return max(1, available_cores() + 1 + n_jobs)
+    return n_jobs
 
 
-def thread_count(cfg: DictConfig) -> int:
-    """`cfg.threads` if set, else the cores divided among the jobs that run at once (at least 1).
+def available_cores() -> int:
+    """Cores this process may run on (affinity, cgroups and SLURM masks included)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def thread_count(cfg: DictConfig) -> int | None:
+    """`cfg.threads` if set; the cores divided among parallel jobs; None (torch's default) otherwise.
 
     Two jobs with two threads each on two cores spend their time fighting over the cores: each
     job on its own core is faster for the small nets that sweeps are made of.
     """
     if cfg.get("threads"):
         return int(cfg.threads)
-    return max(1, (os.cpu_count() or 1) // parallel_jobs())
+    jobs = parallel_jobs()
+    return max(1, available_cores() // jobs) if jobs > 1 else None

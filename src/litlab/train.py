@@ -65,7 +65,9 @@ def train(cfg: DictConfig) -> float | None:
         logging.getLogger("lightning").handlers.clear()
     import torch
 
-    torch.set_num_threads(thread_count(cfg))
+    threads = thread_count(cfg)
+    if threads:
+        torch.set_num_threads(threads)
     if cfg.get("seed") is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
@@ -81,9 +83,9 @@ def train(cfg: DictConfig) -> float | None:
     best = best_checkpoint(trainer)
     # Validation of the best checkpoint goes to metrics.json only: the loggers already hold
     # the per-epoch curve, and a second point at the last step would misdraw it.
-    trainer.loggers = []
-    metrics.update(trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False)[0])
-    trainer.loggers = loggers
+    fit_loggers, trainer.loggers = trainer.loggers, []
+    metrics.update((trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False) or [{}])[0])
+    trainer.loggers = fit_loggers  # under fast_dev_run, Lightning's DummyLogger
     metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=best)[0])
     metrics = {name: float(value) for name, value in sorted(metrics.items())}
 

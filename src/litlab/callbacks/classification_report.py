@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from litlab.run_files import write_text_atomic
+from litlab.run_files import publish, write_text_atomic
 
 
 def per_class_report(confusion: torch.Tensor, names: Sequence[str]) -> list[dict[str, float | str]]:
@@ -96,7 +96,9 @@ class ClassificationReport(Callback):
         figure = confusion_figure(confusion, names)
         run_dir = Path(trainer.default_root_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        figure.savefig(run_dir / "confusion_matrix.png")
+        tmp = run_dir / ".confusion_matrix.png.tmp"
+        figure.savefig(tmp, format="png")
+        publish(tmp, run_dir / "confusion_matrix.png")
         csv = ",".join(["true\\predicted", *names]) + "\n"
         csv += "".join(
             ",".join([name, *map(str, row)]) + "\n"

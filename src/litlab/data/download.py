@@ -9,6 +9,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from litlab.run_files import publish
+
 CHUNK = 1 << 20
 
 
@@ -40,7 +42,7 @@ def download(url: str, path: Path, *, sha256: str | None = None, md5: str | None
                 f"{expected}. The download is corrupt or the file changed upstream; nothing was "
                 f"written to {path}. Place a verified copy there yourself."
             )
-        os.replace(tmp, path)
+        publish(tmp, path)
     except (urllib.error.URLError, OSError) as err:
         raise FileNotFoundError(
             f"{path} is missing and could not be downloaded from {url} ({err}). "

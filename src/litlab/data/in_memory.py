@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import lightning as L
 import torch
 
@@ -11,10 +13,11 @@ from litlab.data.batches import TensorBatches
 class InMemoryDataModule(L.LightningDataModule):
     """Serves `self.splits` ({"train", "val", "test"} -> (inputs, labels)), filled by a subclass's `setup`."""
 
-    def __init__(self, batch_size: int | None, seed: int) -> None:
+    def __init__(self, batch_size: int | None, seed: int | None) -> None:
         super().__init__()
         self.batch_size = batch_size
-        self.seed = seed
+        # seed: null means unseeded: draw one, so splits and shuffles still have a generator seed.
+        self.seed = seed if seed is not None else random.randrange(2**32)
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def batches(self, split: str, shuffle: bool = False) -> TensorBatches:
@@ -25,7 +28,9 @@ class InMemoryDataModule(L.LightningDataModule):
         return TensorBatches(x, y, batch_size=self.batch_size, shuffle=shuffle, seed=self.seed)
 
     def train_dataloader(self) -> TensorBatches:
-        return self.batches("train", shuffle=True)
+        # overfit_batches must see the same batches every epoch; Lightning cannot unshuffle these.
+        overfitting = self.trainer is not None and bool(self.trainer.overfit_batches)
+        return self.batches("train", shuffle=not overfitting)
 
     def val_dataloader(self) -> TensorBatches:
         return self.batches("val")

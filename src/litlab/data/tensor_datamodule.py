@@ -53,7 +53,10 @@ class TensorDataModule(InMemoryDataModule):
         if self.standardize:
             # Statistics of the training split only, so nothing leaks from val/test.
             self.mean = x[train].mean(dim=0)
-            self.std = x[train].std(dim=0).clamp_min(1e-8)
+            std = x[train].std(dim=0)
+            # A feature constant in training (a gene never expressed there) is only centred: dividing
+            # by a tiny std would blow its val/test values up to ~1e9.
+            self.std = torch.where(std < 1e-6, torch.ones_like(std), std)
             x = (x - self.mean) / self.std
         self.splits = {
             "train": (x[train], y[train]),

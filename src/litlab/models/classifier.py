@@ -137,7 +137,10 @@ class Classifier(L.LightningModule):
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         """Class probabilities: P(class 1) per sample when binary, a (n, num_classes) softmax otherwise."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        out = self.net(x)
+        return self.probabilities(self.net(x))
+
+    def probabilities(self, out: torch.Tensor) -> torch.Tensor:
+        """P(class 1) per sample when binary, a softmax over classes otherwise."""
         return torch.sigmoid(out.squeeze(-1)) if self.binary else F.softmax(out, dim=-1)
 
     def configure_optimizers(self):

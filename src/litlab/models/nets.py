@@ -102,6 +102,8 @@ class ConvNet(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd to keep the image size, got {kernel_size}")
         in_channels, height, width = in_shape
         stages: list[nn.Module] = []
         if blocks < 1 or not channels:
