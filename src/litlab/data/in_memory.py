@@ -29,7 +29,7 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> TensorBatches:
         # overfit_batches must see the same batches every epoch; Lightning cannot unshuffle these.
-        overfitting = self.trainer is not None and bool(self.trainer.overfit_batches)
+        overfitting = bool(getattr(self.trainer, "overfit_batches", 0))
         return self.batches("train", shuffle=not overfitting)
 
     def val_dataloader(self) -> TensorBatches:
