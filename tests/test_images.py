@@ -82,6 +82,8 @@ def test_image_shape_and_labels_are_checked(data_dir):
         mnist(data_dir, image_shape=(1, 32, 32))
     with pytest.raises(ValueError, match=r"labels span 0..9, expected 0..4 \(data.num_classes=5\)"):
         mnist(data_dir, num_classes=5)
+    with pytest.raises(ValueError, match=r"data.val_fraction must lie between 0 and 1, got 1.5"):
+        MNISTDataModule(data_dir=str(data_dir), val_fraction=1.5)
 
 
 def test_multiclass_test_run_writes_the_confusion_matrix_and_report(compose_config, tmp_path):

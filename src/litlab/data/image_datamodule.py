@@ -9,7 +9,7 @@ import torch
 
 from litlab.data.augment import random_crop_flip
 from litlab.data.in_memory import InMemoryDataModule
-from litlab.data.splits import stratified_parts
+from litlab.data.splits import check_fractions, stratified_parts
 
 
 class ImageDataModule(InMemoryDataModule):
@@ -34,8 +34,7 @@ class ImageDataModule(InMemoryDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"data.val_fraction must lie between 0 and 1, got {val_fraction}")
+        check_fractions(val_fraction=val_fraction)
         self.data_dir = data_dir
         self.image_shape = tuple(image_shape)
         self.num_classes = num_classes

@@ -5,15 +5,17 @@ from __future__ import annotations
 import torch
 
 
-def check_fractions(val_fraction: float, test_fraction: float) -> None:
-    """Fractions are each in (0, 1) and leave something to train on."""
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+def check_fractions(**fractions: float) -> None:
+    """Held-out fractions (val_fraction=..., ...) each lie in (0, 1) and leave a training split."""
+    for name, value in fractions.items():
         if not 0.0 < value < 1.0:
             raise ValueError(f"data.{name} must lie between 0 and 1, got {value}")
-    if val_fraction + test_fraction >= 1.0:
+    if sum(fractions.values()) >= 1.0:
+        names = " + ".join(f"data.{name}" for name in fractions)
+        values = " + ".join(map(str, fractions.values()))
         raise ValueError(
-            f"data.val_fraction + data.test_fraction must sum below 1 to leave a training split, got "
-            f"{val_fraction} + {test_fraction} = {val_fraction + test_fraction}; lower one of them"
+            f"{names} must sum below 1 to leave a training split, got {values} = "
+            f"{sum(fractions.values())}; lower one of them"
         )
 
 
@@ -49,6 +51,6 @@ def stratified_split(
     labels: torch.Tensor, val_fraction: float, test_fraction: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Indices of train, val and test: each class is shuffled and cut in the same proportions."""
-    check_fractions(val_fraction, test_fraction)
+    check_fractions(val_fraction=val_fraction, test_fraction=test_fraction)
     parts = stratified_parts(labels, {"val": val_fraction, "test": test_fraction}, generator)
     return parts["train"], parts["val"], parts["test"]

@@ -28,7 +28,7 @@ class TensorDataModule(InMemoryDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
-        check_fractions(val_fraction, test_fraction)
+        check_fractions(val_fraction=val_fraction, test_fraction=test_fraction)
         self.num_features = num_features
         self.num_classes = num_classes
         self.val_fraction = val_fraction
