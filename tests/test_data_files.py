@@ -106,7 +106,9 @@ def test_labels_outside_num_classes_are_refused():
 
 def test_caf_joins_labels_by_cell_id(tmp_path):
     folder = write_caf(tmp_path, cells=40)
-    x, y = CAFDataModule(data_dir=str(tmp_path), **CAF).load()
+    dm = CAFDataModule(data_dir=str(tmp_path), **CAF)
+    raw, y = dm.load()
+    x = dm.transform(raw)
     assert x.shape == (40, 557) and sorted(set(y.tolist())) == [0, 1, 2, 3]
     # The writer gives cluster c a large marker in gene c-1: the join must keep each row's own label.
     assert (x[:, :4].argmax(axis=1) == y).all()

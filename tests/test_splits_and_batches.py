@@ -86,7 +86,10 @@ def test_overfit_batches_serve_the_same_batches_every_epoch():
 def test_batches_cover_the_data_and_reshuffle_each_epoch():
     x, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
     batches = TensorBatches(x, y, batch_size=4, shuffle=True, seed=0)
-    first, second = list(batches), list(batches)
+    first = list(batches)
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(first, batches, strict=True))  # same epoch
+    batches.set_epoch(1)
+    second = list(batches)
     assert len(batches) == 3 and [len(b[1]) for b in first] == [4, 4, 2]
     assert sorted(torch.cat([b[1] for b in first]).tolist()) == list(range(10))
     assert torch.equal(torch.cat([b[0] for b in first]).squeeze(1).long(), torch.cat([b[1] for b in first]))
@@ -99,3 +102,31 @@ def test_unshuffled_batches_keep_order_and_full_batch_means_one():
     assert len(TensorBatches(x, batch_size=None)) == 1
     with pytest.raises(ValueError, match="batch_size must be a positive integer or null"):
         TensorBatches(x, batch_size=0)
+
+
+def test_an_epochs_order_does_not_depend_on_the_epochs_before():
+    """What makes a resumed run see the batches of an uninterrupted one."""
+    y = torch.arange(50)
+    run = TensorBatches(y, batch_size=8, shuffle=True, seed=3)
+    for epoch in range(4):
+        run.set_epoch(epoch)
+        uninterrupted = [b[0] for b in run]
+    resumed = TensorBatches(y, batch_size=8, shuffle=True, seed=3)
+    resumed.set_epoch(3)
+    assert all(torch.equal(a, b[0]) for a, b in zip(uninterrupted, resumed, strict=True))
+
+
+@pytest.mark.parametrize("total", [10, 11, 13])
+def test_ranks_get_disjoint_shares_training_padded_evaluation_exact(total):
+    y = torch.arange(total)
+    world = 3
+    train = [
+        TensorBatches(y, batch_size=2, shuffle=True, seed=1, rank=r, world_size=world) for r in range(world)
+    ]
+    assert len({len(t) for t in train}) == 1  # every rank takes the same number of steps
+    seen = torch.cat([b[0] for t in train for b in t])
+    assert set(seen.tolist()) == set(range(total)) and len(seen) == world * train[0].size
+    evaluation = [TensorBatches(y, batch_size=2, rank=r, world_size=world) for r in range(world)]
+    assert sorted(torch.cat([b[0] for t in evaluation for b in t]).tolist()) == list(range(total))
+    with pytest.raises(ValueError, match="rank 3 is outside 0..2"):
+        TensorBatches(y, batch_size=2, rank=3, world_size=3)

@@ -21,8 +21,31 @@ def numel(shape: list[int]) -> int:
     return math.prod(shape)
 
 
+def latest_run(runs_dir: str | Path) -> Path:
+    """The run under `runs_dir` whose checkpoints/last.ckpt was written last."""
+    candidates = list(Path(runs_dir).glob("*/checkpoints/last.ckpt"))
+    if not candidates:
+        raise ValueError(
+            f"ckpt_path=last: no earlier run with a checkpoints/last.ckpt under {runs_dir}; train this "
+            "experiment first, or give the checkpoint file itself: ckpt_path=/path/to/last.ckpt"
+        )
+    return max(candidates, key=lambda p: p.stat().st_mtime).parent.parent
+
+
+def run_dir(ckpt_path: str | None, runs_dir: str, timestamp: str) -> str:
+    """A single run's folder: a new `<runs_dir>/<timestamp>`, or the folder of the run it resumes, so
+    that a resumed run continues its checkpoints, TensorBoard curves and metrics in one place."""
+    if not ckpt_path:
+        return f"{runs_dir}/{timestamp}"
+    if ckpt_path == "last":
+        return str(latest_run(runs_dir))
+    path = Path(ckpt_path).resolve()
+    return str(path.parent.parent) if path.parent.name == "checkpoints" else f"{runs_dir}/{timestamp}"
+
+
 def register_resolvers() -> None:
     """Register litlab's resolvers once (safe to call again)."""
     OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT), replace=True)
     OmegaConf.register_new_resolver("num_outputs", num_outputs, replace=True)
     OmegaConf.register_new_resolver("numel", numel, replace=True)
+    OmegaConf.register_new_resolver("run_dir", run_dir, replace=True)

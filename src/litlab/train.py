@@ -56,6 +56,31 @@ def log_hparams(trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
         logger.finalize("success")
 
 
+def resume_checkpoint(cfg: DictConfig) -> str | None:
+    """The checkpoint to resume from: `ckpt_path` as given, or for `last` this run's checkpoints/last.ckpt.
+
+    For a single run, `ckpt_path=last` already chose the most recent run's folder as this run's folder
+    (conf/hydra/default.yaml). A sweep job (for example one requeued on a cluster) resumes its own
+    last.ckpt when it has one and starts afresh otherwise.
+    """
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path != "last":
+        return ckpt_path
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        return str(last)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        log.info("ckpt_path=last: %s does not exist yet, starting afresh", last)
+        return None
+    raise ValueError(
+        f"ckpt_path=last: {last} does not exist; train first, or give the checkpoint file: "
+        "ckpt_path=/path/to.ckpt"
+    )
+
+
 def train(cfg: DictConfig) -> float | None:
     """Train and test one configuration; return the metric named by `cfg.optimized_metric`."""
     import lightning as L  # deferred: printing or checking a config never imports torch
@@ -70,14 +95,20 @@ def train(cfg: DictConfig) -> float | None:
         torch.set_num_threads(threads)
     if cfg.get("seed") is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=True)
+    from litlab.callbacks.run_state import RunState, check_same_experiment
+    from litlab.checkpoint_io import load_checkpoint
+
+    config = OmegaConf.to_container(cfg, resolve=True)
+    ckpt_path = resume_checkpoint(cfg)
+    if ckpt_path:  # before any weights are loaded: a clear error instead of a state_dict mismatch
+        check_same_experiment(load_checkpoint(ckpt_path, mmap=True).get("litlab_config"), config)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
     loggers = instantiate_each(cfg.get("logger"))
-    trainer = instantiate(
-        cfg.trainer, callbacks=instantiate_each(cfg.get("callbacks")), logger=loggers or False
-    )
+    callbacks = [*instantiate_each(cfg.get("callbacks")), RunState(config)]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
 
     best = best_checkpoint(trainer)

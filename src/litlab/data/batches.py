@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
 
 class TensorBatches:
-    """Iterable of batches `(t[idx] for t in tensors)`, reshuffled each epoch by its own generator."""
+    """Iterable of batches `(t[idx] for t in tensors)` of this process's share of the samples.
+
+    Shuffled orders are drawn from `seed + epoch`, like torch's DistributedSampler: the order of an
+    epoch does not depend on how many epochs ran before in this process, so a resumed run sees the
+    batches an uninterrupted one would. The epoch is read from `epoch_source` (the trainer's
+    current epoch) at the start of each pass, or set with `set_epoch`.
+
+    Under several processes (`world_size` > 1) each `rank` gets a disjoint share. Shuffled (training)
+    shares are padded by wrapping around to equal length, so every rank takes the same number of
+    optimizer steps (DDP would hang otherwise); unshuffled (evaluation) shares are contiguous blocks,
+    unpadded, so metrics count every sample exactly once.
+    """
 
     def __init__(
         self,
@@ -17,6 +28,9 @@ class TensorBatches:
         batch_size: int | None,
         shuffle: bool = False,
         seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        epoch_source: Callable[[], int] | None = None,
     ) -> None:
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
             raise ValueError("TensorBatches needs tensors of equal length")
@@ -24,23 +38,52 @@ class TensorBatches:
             raise ValueError(
                 f"batch_size must be a positive integer or null (one full batch), got {batch_size}"
             )
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside 0..{world_size - 1} (world_size {world_size})")
         self.tensors = tensors
-        self.size = len(tensors[0])
-        self.batch_size = batch_size or self.size
         self.shuffle = shuffle
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+        self.epoch_source = epoch_source
+        total = len(tensors[0])
+        if shuffle:
+            self.size = math.ceil(total / world_size)
+        else:
+            self.start, self.stop = rank * total // world_size, (rank + 1) * total // world_size
+            self.size = self.stop - self.start
+        self.batch_size = batch_size or max(self.size, 1)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use that epoch's shuffled order."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return math.ceil(self.size / self.batch_size)
 
+    def order(self) -> torch.Tensor:
+        """This rank's sample indices for the current epoch, shuffled."""
+        total = len(self.tensors[0])
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(total, generator=generator)
+        if self.world_size > 1:
+            padded = self.size * self.world_size
+            order = order.repeat(math.ceil(padded / total))[:padded]
+            order = order[self.rank :: self.world_size]
+        return order
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         if self.shuffle:
-            order = torch.randperm(self.size, generator=self.generator)
+            if self.epoch_source is not None:
+                self.epoch = self.epoch_source()
+            order = self.order()
             for start in range(0, self.size, self.batch_size):
                 idx = order[start : start + self.batch_size]
                 # index_select, not t[idx]: for image batches it is ten times faster.
                 yield tuple(t.index_select(0, idx) for t in self.tensors)
         else:
             # Contiguous slices are views: no copy at all for validation and test.
-            for start in range(0, self.size, self.batch_size):
-                yield tuple(t[start : start + self.batch_size] for t in self.tensors)
+            for start in range(self.start, self.stop, self.batch_size):
+                stop = min(start + self.batch_size, self.stop)
+                yield tuple(t[start:stop] for t in self.tensors)

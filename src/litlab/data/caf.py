@@ -64,7 +64,11 @@ class CAFDataModule(TensorDataModule):
         features = matrix.values
         if (features < 0).any():
             raise ValueError(f"{matrix_path}: RPKM values must be >= 0, found {features.min():g}")
-        return (np.log2(features + 1.0) if self.log_transform else features), labels
+        return features, labels
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """log2(RPKM + 1): expression spans five orders of magnitude."""
+        return np.log2(features + 1.0) if self.log_transform else features
 
     @staticmethod
     def read_clusters(path: Path) -> dict[str, int]:

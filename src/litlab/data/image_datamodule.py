@@ -43,7 +43,7 @@ class ImageDataModule(InMemoryDataModule):
         self.crop_padding = crop_padding
         self.mean = torch.zeros(self.image_shape[0])
         self.std = torch.ones(self.image_shape[0])
-        self.generators: dict[torch.device, torch.Generator] = {}
+        self.generators: dict[torch.device, tuple[int, torch.Generator]] = {}
         self.affine: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -102,10 +102,32 @@ class ImageDataModule(InMemoryDataModule):
         return images.float().mul_(scale).add_(shift)
 
     def generator(self, device: torch.device) -> torch.Generator:
-        """The augmentation generator for a device, seeded once so epochs differ but runs repeat."""
-        if device not in self.generators:
-            self.generators[device] = torch.Generator(device=device).manual_seed(self.seed)
-        return self.generators[device]
+        """The augmentation generator for a device, seeded from `seed` and the epoch: epochs differ, runs
+        repeat, and a resumed run augments as an uninterrupted one would."""
+        epoch = getattr(self.trainer, "current_epoch", 0)
+        if self.generators.get(device, (None, None))[0] != epoch:
+            self.generators[device] = (epoch, torch.Generator(device=device).manual_seed(self.seed + epoch))
+        return self.generators[device][1]
+
+    def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Raw uint8 images (n, *image_shape) -> the net's input, normalised with the training statistics."""
+        images = torch.as_tensor(np.ascontiguousarray(images))
+        if images.ndim == len(self.image_shape):  # one image
+            images = images.unsqueeze(0)
+        if images.dtype != torch.uint8 or tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"{type(self).__name__}: expected uint8 images of shape {self.image_shape}, got "
+                f"{images.dtype} of shape {tuple(images.shape[1:])}; give raw 0-255 pixels (as in the files)"
+            )
+        return self.normalize(images)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The training split's channel statistics, saved in checkpoints for prediction without the data."""
+        return {"mean": self.mean, "std": self.std}
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        self.mean, self.std = state_dict["mean"], state_dict["std"]
+        self.affine = {}
 
 
 def channel_statistics(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

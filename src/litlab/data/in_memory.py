@@ -21,11 +21,19 @@ class InMemoryDataModule(L.LightningDataModule):
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def batches(self, split: str, shuffle: bool = False) -> TensorBatches:
-        """Batches of one split; the training split is reshuffled every epoch from `seed`."""
+        """This process's batches of one split; the training split is reshuffled every epoch from `seed`.
+
+        `batch_size` is per process: under DDP each of the world_size processes takes its own share of
+        the samples, so one optimizer step sees batch_size x devices x num_nodes samples.
+        """
         if not self.splits:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before asking for batches")
         x, y = self.splits[split]
-        return TensorBatches(x, y, batch_size=self.batch_size, shuffle=shuffle, seed=self.seed)
+        rank, world_size = getattr(self.trainer, "global_rank", 0), getattr(self.trainer, "world_size", 1)
+        return TensorBatches(
+            x, y, batch_size=self.batch_size, shuffle=shuffle, seed=self.seed,
+            rank=rank, world_size=world_size, epoch_source=lambda: getattr(self.trainer, "current_epoch", 0),
+        )  # fmt: skip
 
     def train_dataloader(self) -> TensorBatches:
         # overfit_batches must see the same batches every epoch; Lightning cannot unshuffle these.

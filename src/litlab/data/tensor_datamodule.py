@@ -38,14 +38,43 @@ class TensorDataModule(InMemoryDataModule):
         self.std: torch.Tensor | None = None
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
-        """All samples: features (n, num_features) and integer labels (n,) in 0..num_classes-1."""
+        """All samples: raw features (n, num_features) as in the files, integer labels in 0..num_classes-1."""
         raise NotImplementedError
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """A fixed (not fitted) transform of raw features, such as log2(x + 1); none by default."""
+        return features
+
+    def preprocess(self, raw: np.ndarray) -> torch.Tensor:
+        """Raw feature rows -> the net's input, as the splits were made: transform, then standardise
+        with the training statistics (restored from a checkpoint by `load_state_dict`)."""
+        raw = np.asarray(raw)
+        if raw.ndim != 2 or raw.shape[1] != self.num_features:
+            raise ValueError(
+                f"{type(self).__name__}: expected rows of {self.num_features} features, "
+                f"got an array of shape {raw.shape}; give one row per sample, features only (no label)"
+            )
+        x = torch.as_tensor(np.ascontiguousarray(self.transform(raw)), dtype=torch.float32)
+        if self.standardize:
+            if self.mean is None or self.std is None:
+                raise RuntimeError(
+                    "standardisation statistics are unknown: call setup() or load_state_dict()"
+                )
+            x = (x - self.mean) / self.std
+        return x
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The fitted preprocessing, saved in checkpoints so raw rows can be predicted without the data."""
+        return {"mean": self.mean, "std": self.std} if self.mean is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        self.mean, self.std = state_dict.get("mean"), state_dict.get("std")
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:  # fit, validate and test share one split
             return
         features, labels = self.load()
-        x = torch.as_tensor(np.ascontiguousarray(features), dtype=torch.float32)
+        x = torch.as_tensor(np.ascontiguousarray(self.transform(features)), dtype=torch.float32)
         y = torch.as_tensor(labels, dtype=torch.long)
         self.check(x, y)
         generator = torch.Generator().manual_seed(self.seed)

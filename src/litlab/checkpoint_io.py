@@ -1,0 +1,64 @@
+"""Checkpoints written atomically and refused clearly when damaged."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from litlab.run_files import publish
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Saves to a temporary file beside the target, flushed to disk, then renamed into place.
+
+    A run killed mid-save (SIGKILL, node failure, time limit) leaves the previous `last.ckpt` intact.
+    Lightning's own writer stages the file in the system temp folder and moves it, which becomes a
+    non-atomic copy when that folder is on another file system.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            publish(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def load_checkpoint(
+        self, path, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+
+
+def load_checkpoint(
+    path, map_location: Any = "cpu", weights_only: bool | None = True, mmap: bool = False
+) -> dict[str, Any]:
+    """torch.load with errors that say which file is wrong and what to do (mmap: tensors stay on disk)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint {path} does not exist; give the path of a .ckpt file or ckpt_path=last"
+        )
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=weights_only, mmap=mmap)
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        raise ValueError(
+            f"checkpoint {path} is truncated or not a checkpoint ({type(err).__name__}: {err}). "
+            "It may have been cut short by a crash or a full disk; resume from another one "
+            "(checkpoints/last.ckpt or the epoch_*.ckpt beside it) or start afresh"
+        ) from err
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ValueError(f"checkpoint {path} holds no model state_dict: it was not written by Lightning")
+    return checkpoint

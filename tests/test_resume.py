@@ -1,0 +1,118 @@
+"""Resume: ckpt_path=last finds the run, a killed run resumes to the same metrics, bad checkpoints fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from litlab.checkpoint_io import AtomicCheckpointIO, load_checkpoint
+from litlab.resolvers import REPO_ROOT, run_dir
+from litlab.train import train
+
+# 40 epochs of the small diabetes file, dropout on so the random state must be restored too.
+RUN = [
+    "experiment=diabetes",
+    "trainer.max_epochs=40",
+    "callbacks.early_stopping=null",
+    "trainer.deterministic=true",
+    "trainer.accelerator=cpu",
+    "model.net.dropout=0.2",
+    "seed=5",
+]
+
+
+def test_run_dir_is_new_unless_resuming(tmp_path):
+    runs = tmp_path / "runs"
+    assert run_dir(None, str(runs), "2026-01-01_00-00-00") == f"{runs}/2026-01-01_00-00-00"
+    with pytest.raises(ValueError, match="ckpt_path=last: no earlier run with a checkpoints/last.ckpt under"):
+        run_dir("last", str(runs), "now")
+    for name, age in (("old", 100), ("new", 0)):
+        last = runs / name / "checkpoints" / "last.ckpt"
+        last.parent.mkdir(parents=True)
+        last.write_bytes(b"x")
+        os.utime(last, (time.time() - age, time.time() - age))
+    assert run_dir("last", str(runs), "now") == str(runs / "new")
+    assert run_dir(str(runs / "old" / "checkpoints" / "last.ckpt"), str(runs), "now") == str(runs / "old")
+    assert run_dir(str(tmp_path / "weights.ckpt"), str(runs), "now") == f"{runs}/now"
+
+
+def test_last_without_a_checkpoint_in_the_run_dir_is_refused(compose_config):
+    with pytest.raises(ValueError, match=r"ckpt_path=last: .*last.ckpt does not exist"):
+        train(compose_config("experiment=diabetes", "ckpt_path=last"))
+
+
+def test_checkpoints_are_written_atomically_and_truncated_ones_refused(tmp_path):
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"state_dict": {"w": torch.ones(3)}, "epoch": 2}, path)
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary file left
+    assert load_checkpoint(path)["epoch"] == 2
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match="is truncated or not a checkpoint"):
+        AtomicCheckpointIO().load_checkpoint(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.ckpt")
+
+
+def test_a_checkpoint_of_another_experiment_is_refused(compose_config, tmp_path):
+    train(compose_config("experiment=breast_cancer", "trainer.max_epochs=1", run_dir=tmp_path / "bc"))
+    other = compose_config(
+        "experiment=diabetes", f"ckpt_path={tmp_path / 'bc' / 'checkpoints' / 'last.ckpt'}"
+    )
+    with pytest.raises(ValueError, match="belongs to another experiment.*experiment=breast_cancer"):
+        train(other)
+
+
+def run_command(data_dir: Path, run: Path, *extra: str) -> list[str]:
+    return [sys.executable, "train.py", *RUN, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}", *extra]
+
+
+def last_epoch(run: Path) -> int:
+    try:
+        return load_checkpoint(run / "checkpoints" / "last.ckpt")["epoch"]
+    except (FileNotFoundError, ValueError):
+        return -1
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path, data_dir):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(run_command(data_dir, whole), cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
+
+    process = subprocess.Popen(
+        run_command(data_dir, killed), cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while last_epoch(killed) < 10 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stopped_at = last_epoch(killed)
+    assert 10 <= stopped_at < 39, f"the run was not killed mid-training (last epoch {stopped_at})"
+    assert not (killed / "metrics.json").exists()
+
+    # ckpt_path=last picks the most recent run of the task under paths.log_dir: the killed one.
+    resume = [
+        sys.executable,
+        "train.py",
+        *RUN,
+        f"paths.data_dir={data_dir}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+    ]
+    latest = tmp_path / "logs" / "diabetes" / "runs" / "killed"
+    latest.parent.mkdir(parents=True)
+    killed.rename(latest)
+    subprocess.run([*resume, "ckpt_path=last"], cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
+    assert json.loads((latest / "metrics.json").read_text()) == json.loads(
+        (whole / "metrics.json").read_text()
+    )
+    assert [p.name for p in (tmp_path / "logs" / "diabetes" / "runs").iterdir()] == [
+        "killed"
+    ]  # no new folder
