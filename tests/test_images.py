@@ -101,6 +101,7 @@ def test_multiclass_test_run_writes_the_confusion_matrix_and_report(compose_conf
     assert any(tag.startswith("test/classification_report") for tag in events.Tags()["tensors"])
 
 
-def test_binary_runs_write_no_confusion_matrix(compose_config, tmp_path):
-    train(compose_config("experiment=breast_cancer", "debug=fdr"))
-    assert not (tmp_path / "run" / "confusion_matrix.png").exists()
+def test_binary_runs_report_both_classes_by_name(compose_config, tmp_path):
+    train(compose_config("experiment=breast_cancer", "trainer.max_epochs=1"))
+    report = (tmp_path / "run" / "classification_report.md").read_text()
+    assert "| malignant |" in report and "| benign |" in report and "of 114" in report

@@ -6,6 +6,7 @@ Run it through the entry point: `python train.py experiment=diabetes` (see conf/
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import litlab  # noqa: F401  (registers the config resolvers)
+from litlab.ddp_launch import ddp_ranks_for_this_job
+from litlab.hydra_logging import lightning_logs_through_hydra
 from litlab.resolvers import REPO_ROOT
 from litlab.run_files import write_run_files
 from litlab.threads import thread_count
@@ -72,7 +75,9 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+    # A sweep job, or a DDP rank > 0 of one (rank 0 already chose to start afresh).
+    ddp_child = int(os.environ.get("LOCAL_RANK", 0)) > 0 or int(os.environ.get("NODE_RANK", 0)) > 0
+    if ddp_child or (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):
         log.info("ckpt_path=last: %s does not exist yet, starting afresh", last)
         return None
     raise ValueError(
@@ -85,9 +90,7 @@ def train(cfg: DictConfig) -> float | None:
     """Train and test one configuration; return the metric named by `cfg.optimized_metric`."""
     import lightning as L  # deferred: printing or checking a config never imports torch
 
-    if logging.getLogger().hasHandlers():
-        # Hydra's handlers already print and file every record; lightning's own would print it twice.
-        logging.getLogger("lightning").handlers.clear()
+    lightning_logs_through_hydra()
     import torch
 
     threads = thread_count(cfg)
@@ -108,6 +111,18 @@ def train(cfg: DictConfig) -> float | None:
     callbacks = [*instantiate_each(cfg.get("callbacks")), RunState(config)]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
+    with ddp_ranks_for_this_job(trainer.world_size):
+        metrics = fit_and_test(trainer, model, datamodule, ckpt_path)
+        if trainer.is_global_zero:  # under DDP only rank 0 writes the run's files
+            run_dir = Path(cfg.paths.output_dir)
+            write_run_files(run_dir, cfg, metrics)
+            log_hparams(trainer, cfg, metrics)
+            log.info("Run dir: %s (metrics.json, config.yaml, checkpoints/, tensorboard/)", run_dir)
+    return optimized_metric(cfg, metrics)
+
+
+def fit_and_test(trainer, model, datamodule, ckpt_path: str | None) -> dict[str, float]:
+    """Fit, then validate and test the best checkpoint: the final train/, val/ and test/ metrics."""
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
 
@@ -118,14 +133,7 @@ def train(cfg: DictConfig) -> float | None:
     metrics.update((trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False) or [{}])[0])
     trainer.loggers = fit_loggers  # under fast_dev_run, Lightning's DummyLogger
     metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=best)[0])
-    metrics = {name: float(value) for name, value in sorted(metrics.items())}
-
-    if trainer.is_global_zero:
-        run_dir = Path(cfg.paths.output_dir)
-        write_run_files(run_dir, cfg, metrics)
-        log_hparams(trainer, cfg, metrics)
-        log.info("Run dir: %s (metrics.json, config.yaml, checkpoints/, tensorboard/)", run_dir)
-    return optimized_metric(cfg, metrics)
+    return {name: float(value) for name, value in sorted(metrics.items())}
 
 
 def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None:

@@ -1,4 +1,4 @@
-"""At test end: a confusion matrix figure and a per-class precision/recall/F1 table for multi-class models."""
+"""At test end: a confusion matrix figure and a per-class precision/recall/F1 table, as the lectures print."""
 
 from __future__ import annotations
 
@@ -64,12 +64,14 @@ def confusion_figure(confusion: torch.Tensor, names: Sequence[str]):
 
 
 class ClassificationReport(Callback):
-    """Collects test predictions of a multi-class model; at test end writes the figure and the table to
+    """Collects the test predictions of a classifier (its `test_step` returns class probabilities: P(class 1)
+    per sample when binary, one row per sample otherwise); at test end writes the figure and the table to
     the run dir (`confusion_matrix.png`, `confusion_matrix.csv`, `classification_report.md`) and to
-    TensorBoard. Binary models are left alone: their metrics say it all."""
+    TensorBoard. The table's Markdown stays in `markdown` for a task to print."""
 
     def __init__(self) -> None:
         self.confusion: torch.Tensor | None = None
+        self.markdown = ""
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.confusion = None
@@ -77,10 +79,13 @@ class ClassificationReport(Callback):
     def on_test_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        if not isinstance(outputs, torch.Tensor) or outputs.ndim != 2:
+        if not isinstance(outputs, torch.Tensor) or outputs.ndim not in (1, 2):
             return
-        num_classes = outputs.shape[1]
-        pairs = batch[1] * num_classes + outputs.argmax(dim=1)
+        if outputs.ndim == 1:  # binary: P(class 1), decided at 0.5 like the accuracy metric
+            num_classes, predicted = 2, (outputs > 0.5).long()
+        else:
+            num_classes, predicted = outputs.shape[1], outputs.argmax(dim=1)
+        pairs = batch[1] * num_classes + predicted
         counts = torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
         self.confusion = counts if self.confusion is None else self.confusion + counts
 
@@ -92,7 +97,7 @@ class ClassificationReport(Callback):
             return
         names = list(getattr(trainer.datamodule, "class_names", ()) or map(str, range(len(confusion))))
         rows = per_class_report(confusion, names)
-        markdown = report_markdown(rows, confusion)
+        markdown = self.markdown = report_markdown(rows, confusion)
         figure = confusion_figure(confusion, names)
         run_dir = Path(trainer.default_root_dir)
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,8 @@ from litlab.data.tensor_datamodule import TensorDataModule
 class BreastCancerDataModule(TensorDataModule):
     """scikit-learn's `load_breast_cancer()`; works offline, no file needed."""
 
+    class_names = ("malignant", "benign")
+
     def load(self) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.datasets import (
             load_breast_cancer,

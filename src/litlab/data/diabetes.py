@@ -14,6 +14,9 @@ from litlab.data.tensor_datamodule import TensorDataModule
 class DiabetesDataModule(TensorDataModule):
     """`<data_dir>/diabetes/diabetes.csv.gz`: no header, 8 scaled features then the 0/1 label."""
 
+    # No class names: this copy codes the larger class 1, most likely "no diabetes", the opposite of
+    # the UCI Outcome column (see the data set's PROVENANCE.md); reports say 0 and 1.
+
     URL = "https://raw.githubusercontent.com/hunkim/PyTorchZeroToAll/master/data/diabetes.csv.gz"
     SHA256 = "398214d0f6b7f4a722f598d8e424f28bc078abbd16ebdeea0f8e264492325aa4"
 

@@ -112,6 +112,8 @@ class ImageDataModule(InMemoryDataModule):
     def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Raw uint8 images (n, *image_shape) -> the net's input, normalised with the training statistics."""
         images = torch.as_tensor(np.ascontiguousarray(images))
+        if images.ndim == len(self.image_shape) and self.image_shape[0] == 1:  # (n, H, W) grey, as in IDX
+            images = images.unsqueeze(1)
         if images.ndim == len(self.image_shape):  # one image
             images = images.unsqueeze(0)
         if images.dtype != torch.uint8 or tuple(images.shape[1:]) != self.image_shape:

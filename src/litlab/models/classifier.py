@@ -110,8 +110,11 @@ class Classifier(L.LightningModule):
         sizes = torch.tensor([len(t) for t in targets], dtype=torch.float32, device=losses[0].device)
         loss.update(torch.stack(losses), weight=sizes)
         metrics.update(torch.cat(probs), torch.cat(targets))
-        self.log(f"{stage}/loss", loss.compute(), prog_bar=True)
-        self.log_dict(metrics.compute())
+        # compute() gathers every rank's states under DDP, so all ranks log the same values; sync_dist
+        # only tells Lightning so (a mean of equal numbers).
+        distributed = self.trainer.world_size > 1
+        self.log(f"{stage}/loss", loss.compute(), prog_bar=True, sync_dist=distributed)
+        self.log_dict(metrics.compute(), sync_dist=distributed)
         metrics.reset()
         loss.reset()
 

@@ -1,0 +1,47 @@
+"""Lightning's DDP process launcher inside Hydra jobs: the ranks > 0 run this job, in this job's folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# What Lightning's launcher sets in the launching process for the ranks it starts.
+LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+
+
+@contextmanager
+def ddp_ranks_for_this_job(world_size: int) -> Iterator[None]:
+    """Around one job's fit/validate/test when it trains on several processes.
+
+    Lightning's launcher (strategy ddp) re-runs `sys.argv` for every rank > 0 with
+    `hydra.run.dir=<HydraConfig run.dir>`. In a sweep, sys.argv is the whole sweep and run.dir is not
+    the job's folder (and even in a single run `${now:}` could tick): the command line becomes this job's
+    own overrides and run.dir its resolved output folder. Afterwards the process group and the launch
+    variables go, so the next job of a sweep in this process starts its own ranks. Processes started by a
+    cluster (SLURM, torchrun: LOCAL_RANK already set) are left as they are.
+    """
+    launching = world_size > 1 and "LOCAL_RANK" not in os.environ
+    if not launching:
+        yield
+        return
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import read_write
+
+    argv = sys.argv
+    if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+        sys.argv = [argv[0], *hydra_cfg.overrides.task]
+        with read_write(hydra_cfg):
+            hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
+    try:
+        yield
+    finally:
+        import torch.distributed as dist
+
+        sys.argv = argv
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+        for name in LAUNCH_VARIABLES:
+            os.environ.pop(name, None)

@@ -1,0 +1,51 @@
+"""The evaluation task: test a checkpoint again and print the lectures' classification report.
+
+python eval.py ckpt_path=logs/diabetes/runs/<time>/checkpoints/epoch_029.ckpt
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+import litlab  # noqa: F401  (registers the config resolvers)
+from litlab.hydra_logging import lightning_logs_through_hydra
+from litlab.resolvers import REPO_ROOT
+from litlab.run_files import write_text_atomic
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Recompute the test metrics of `cfg.ckpt_path` on the split it was trained with; write metrics.json
+    and the classification report into this run's folder and print them."""
+    import lightning as L
+
+    from litlab.callbacks.classification_report import ClassificationReport
+    from litlab.from_checkpoint import rebuild
+
+    lightning_logs_through_hydra()
+    _, datamodule, model, _ = rebuild(cfg.ckpt_path, cfg.get("data_dir"))
+    report = ClassificationReport()
+    run_dir = Path(cfg.paths.output_dir)
+    trainer = L.Trainer(
+        **cfg.trainer, logger=False, callbacks=[report], default_root_dir=run_dir, enable_checkpointing=False
+    )
+    # The weights and fitted preprocessing are already in place: no ckpt_path for Lightning to restore.
+    results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
+    metrics = {name: float(value) for name, value in sorted(results.items())}
+    write_text_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    lines = [f"Test metrics of {cfg.ckpt_path}:", *(f"  {k:<16} {v:.4f}" for k, v in metrics.items())]
+    print("\n".join(lines) + "\n\n" + report.markdown, flush=True)
+    log.info("Run dir: %s (metrics.json, classification_report.md, confusion_matrix.png)", run_dir)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="eval")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point: `litlab-eval ckpt_path=...` or `python eval.py ckpt_path=...`."""
+    evaluate(cfg)

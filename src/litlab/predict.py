@@ -1,0 +1,58 @@
+"""The prediction task: class and probabilities for raw samples, from a checkpoint alone.
+
+python predict.py ckpt_path=logs/diabetes/runs/<time>/checkpoints/last.ckpt input=rows.csv output=pred.csv
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+import litlab  # noqa: F401  (registers the config resolvers)
+from litlab.resolvers import REPO_ROOT
+from litlab.run_files import write_text_atomic
+
+log = logging.getLogger(__name__)
+
+
+def predict(cfg: DictConfig) -> Path:
+    """Read `cfg.input`, preprocess it as the training data was (the fitted statistics come from the
+    checkpoint), and write one row per sample to `cfg.output`: its class and each class's probability."""
+    import torch
+
+    from litlab.data.input_files import read_inputs
+    from litlab.from_checkpoint import rebuild
+
+    _, datamodule, model, _ = rebuild(cfg.ckpt_path)
+    inputs = datamodule.preprocess(read_inputs(cfg.input))
+    with torch.inference_mode():
+        batches = (inputs[i : i + cfg.batch_size] for i in range(0, len(inputs), cfg.batch_size))
+        probs = torch.cat([model.predict_step(batch, 0) for batch in batches])
+    if probs.ndim == 1:  # binary models give P(class 1)
+        probs = torch.stack([1 - probs, probs], dim=1)
+    names = list(getattr(datamodule, "class_names", ()) or map(str, range(probs.shape[1])))
+    output = Path(cfg.output)
+    write_text_atomic(output, predictions_csv(probs, names))
+    log.info("Wrote %d predictions of %s to %s", len(probs), cfg.input, output)
+    return output
+
+
+def predictions_csv(probs, names: list[str]) -> str:
+    """CSV text: row number, predicted class name, then P(class) for every class."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["row", "class", *(f"p_{name}" for name in names)])
+    for row, (best, p) in enumerate(zip(probs.argmax(dim=1).tolist(), probs.tolist(), strict=True)):
+        writer.writerow([row, names[best], *(f"{v:.6f}" for v in p)])
+    return text.getvalue()
+
+
+@hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="predict")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point: `litlab-predict ckpt_path=... input=... output=...` or `python predict.py ...`."""
+    predict(cfg)

@@ -1,0 +1,147 @@
+"""eval.py and predict.py: a checkpoint alone gives back the training run's test metrics and predictions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from litlab.data.splits import stratified_split
+from litlab.evaluate import evaluate
+from litlab.from_checkpoint import rebuild
+from litlab.predict import predict
+from litlab.resolvers import REPO_ROOT
+from litlab.train import train
+
+
+def task_config(name: str, tmp_path: Path, *overrides: str):
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return compose(
+            config_name=name,
+            overrides=[
+                f"paths.log_dir={tmp_path / 'logs'}",
+                f"paths.output_dir={tmp_path / name}",
+                *overrides,
+            ],
+        )
+
+
+def trained(compose_config, tmp_path: Path, experiment: str, *overrides: str) -> tuple[Path, dict]:
+    """A short training run; its best checkpoint and metrics.json."""
+    cfg = compose_config(
+        f"experiment={experiment}", "trainer.max_epochs=3", "trainer.accelerator=cpu", *overrides
+    )
+    train(cfg)
+    run = tmp_path / "run"
+    best = next(p for p in (run / "checkpoints").glob("epoch_*.ckpt"))
+    return best, json.loads((run / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("experiment", ["diabetes", "caf"])
+def test_eval_recomputes_the_training_runs_test_metrics(compose_config, tmp_path, experiment, capsys):
+    best, metrics = trained(compose_config, tmp_path, experiment)
+    results = evaluate(task_config("eval", tmp_path, f"ckpt_path={best}"))
+    assert results == {k: v for k, v in metrics.items() if k.startswith("test/")}
+    printed = capsys.readouterr().out
+    assert "| class | precision | recall | f1 | support |" in printed and "Failed to classify" in printed
+    assert (tmp_path / "eval" / "classification_report.md").exists()
+
+
+def raw_test_rows(datamodule) -> tuple[np.ndarray, np.ndarray]:
+    """The test split's rows as they are in the files (before transform and standardisation)."""
+    raw, labels = datamodule.load()
+    generator = torch.Generator().manual_seed(datamodule.seed)
+    _, _, test = stratified_split(
+        torch.as_tensor(labels), datamodule.val_fraction, datamodule.test_fraction, generator
+    )
+    return raw[test.numpy()], labels[test.numpy()]
+
+
+@pytest.mark.parametrize("experiment", ["diabetes", "caf"])
+def test_predict_on_raw_rows_matches_the_test_set(compose_config, tmp_path, experiment):
+    best, _ = trained(compose_config, tmp_path, experiment)
+    _, datamodule, model, _ = rebuild(best)
+    datamodule.setup()
+    with torch.inference_mode():
+        expected = model.predict_step(datamodule.splits["test"][0], 0)
+    rows, _ = raw_test_rows(datamodule)
+    table = tmp_path / "rows.csv"
+    np.savetxt(table, rows, delimiter=",", fmt="%.10g")
+    out = predict(
+        task_config(
+            "predict", tmp_path, f"ckpt_path={best}", f"input={table}", f"output={tmp_path / 'p.csv'}"
+        )
+    )
+    lines = out.read_text().splitlines()
+    assert len(lines) == len(rows) + 1 and lines[0].startswith("row,class,p_")
+    probs = np.array([[float(v) for v in line.split(",")[2:]] for line in lines[1:]])
+    expected = expected.numpy()
+    if expected.ndim == 1:
+        expected = np.stack([1 - expected, expected], axis=1)
+    np.testing.assert_allclose(probs, expected, atol=2e-5)
+    names = getattr(datamodule, "class_names", ()) or ["0", "1"]
+    assert [line.split(",")[1] for line in lines[1:]] == [names[i] for i in expected.argmax(axis=1)]
+
+
+def test_predict_images_from_npy_and_idx(compose_config, tmp_path, data_dir):
+    best, _ = trained(compose_config, tmp_path, "mnist", "trainer.max_epochs=1")
+    _, datamodule, model, _ = rebuild(best)
+    datamodule.setup()
+    images = datamodule.splits["test"][0][:7]
+    with torch.inference_mode():
+        expected = model.predict_step(datamodule.normalize(images), 0).argmax(dim=1).tolist()
+    np.save(tmp_path / "images.npy", images.numpy())
+    idx = data_dir / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    for source in (tmp_path / "images.npy", idx):
+        out = tmp_path / f"{source.name}.csv"
+        predict(task_config("predict", tmp_path, f"ckpt_path={best}", f"input={source}", f"output={out}"))
+        classes = [int(line.split(",")[1]) for line in out.read_text().splitlines()[1:8]]
+        assert classes == expected
+
+
+def test_predict_refuses_bad_rows(compose_config, tmp_path):
+    best, _ = trained(compose_config, tmp_path, "diabetes", "trainer.max_epochs=1")
+    cases = {
+        "nine.csv": ("0.1," * 9).rstrip(",") + "\n",
+        "word.csv": "0.1,0.2,0.3,high,0.5,0.6,0.7,0.8\n",
+    }
+    messages = {"nine.csv": r"expected rows of 8 features, got an array of shape \(1, 9\)",
+                "word.csv": r"line 1, column 4 is 'high', not a number"}  # fmt: skip
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        cfg = task_config("predict", tmp_path, f"ckpt_path={best}", f"input={tmp_path / name}")
+        with pytest.raises(ValueError, match=messages[name]):
+            predict(cfg)
+    with pytest.raises(ValueError, match="unknown format"):
+        (tmp_path / "rows.txt").write_text("1\n")
+        predict(task_config("predict", tmp_path, f"ckpt_path={best}", f"input={tmp_path / 'rows.txt'}"))
+
+
+def test_eval_refuses_a_checkpoint_not_from_litlab(tmp_path):
+    path = tmp_path / "plain.ckpt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(ValueError, match="carries no litlab config"):
+        evaluate(task_config("eval", tmp_path, f"ckpt_path={path}"))
+
+
+@pytest.mark.slow
+def test_entry_points_run_from_the_command_line(compose_config, tmp_path):
+    best, metrics = trained(compose_config, tmp_path, "diabetes", "trainer.max_epochs=1")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("h1,h2,h3,h4,h5,h6,h7,h8\n" + "0,0,0,0,0,0,0,0\n")
+    common = [f"ckpt_path={best}", f"paths.log_dir={tmp_path / 'logs'}"]
+    done = subprocess.run([sys.executable, "eval.py", *common], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (
+        f"test/acc         {metrics['test/acc']:.4f}" in done.stdout and "Failed to classify" in done.stdout
+    )
+    out = tmp_path / "pred.csv"
+    command = [sys.executable, "predict.py", *common, f"input={rows}", f"output={out}"]
+    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
+    assert out.read_text().splitlines()[0] == "row,class,p_0,p_1"
