@@ -27,6 +27,7 @@ from pathlib import Path
 import benchmark_input_pipeline as pipeline
 import plain_loops
 import torch
+from bare_lightning import bare_lightning_module
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -58,25 +59,6 @@ def lightning_fit(build: Callable[[], tuple], **limits) -> float:
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
     return time.perf_counter() - start
-
-
-def bare_lightning_module(net: torch.nn.Module, optimizer, loss_fn):
-    """Lightning's floor: the same net, optimizer and loss in a LightningModule with no metrics or logs."""
-    import lightning as L
-
-    class Bare(L.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def training_step(self, batch, batch_idx):
-            x, y = batch
-            return loss_fn(self.net(x), y.float())  # binary targets, as in the plain loop
-
-        def configure_optimizers(self):
-            return optimizer(self.parameters())
-
-    return Bare()
 
 
 def plain_fit(build: Callable[[], tuple], x, y, batch_size: int, steps: int) -> float:
@@ -225,9 +207,11 @@ def main() -> None:
         train = [PYTHON, "train.py", "experiment=diabetes", *budget]
         sweep = [PYTHON, "train.py", "-m", "experiment=diabetes", *budget]
         plain = [PYTHON, "scripts/plain_loops.py", "diabetes", f"--epochs={epochs}"]
+        bare = [PYTHON, "scripts/bare_lightning.py", "diabetes", f"--epochs={epochs}"]
         r = interleaved(
             repeats,
             litlab=lambda: wall([*train, "seed=1"], env),
+            bare=lambda: wall([*bare, "--seed=1"], env),
             plain=lambda: wall([*plain, "--seed=1"], env),
         )
         accuracy = json.loads(next(Path(logs).rglob("metrics.json")).read_text())["test/acc"]
@@ -235,15 +219,18 @@ def main() -> None:
             f"diabetes whole process, {epochs} epochs (litlab test acc {accuracy:.3f})",
             r["litlab"], r["plain"], "s", "<= 2.0x",
         )  # fmt: skip
+        report.add(f"  floor: bare Lightning whole process, {epochs} epochs", r["bare"], r["plain"], "s", "")
 
         seeds = f"seed=range(1,{jobs + 1})"
         r = interleaved(
             repeats,
             litlab=lambda: wall([*sweep, seeds], env),
             parallel=lambda: wall([*sweep, seeds, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], env),
+            bare=lambda: wall([*bare, f"--runs={jobs}"], env),
             plain=lambda: wall([*plain, f"--runs={jobs}"], env),
         )
     report.add(f"{jobs}-job diabetes sweep, sequential launcher", r["litlab"], r["plain"], "s", "<= 1.5x")
+    report.add(f"  floor: {jobs} bare Lightning runs in one process", r["bare"], r["plain"], "s", "")
     report.add(f"{jobs}-job diabetes sweep, joblib launcher (2 jobs)", r["parallel"], r["plain"], "s", "")
     speedup = statistics.median(r["litlab"]) / statistics.median(r["parallel"])
     print(f"| joblib speed-up over sequential | {speedup:.2f}x | | | >= 1.6x |")

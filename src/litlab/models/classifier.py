@@ -14,7 +14,7 @@ OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 
 
-def classification_metrics(num_classes: int) -> MetricCollection:
+def classification_metrics(num_classes: int, auroc: bool = True) -> MetricCollection:
     """Accuracy, precision, recall, F1 and AUROC; macro-averaged over classes when there are more than 2."""
     if num_classes == 2:
         kwargs: dict = {"task": "binary"}
@@ -27,7 +27,7 @@ def classification_metrics(num_classes: int) -> MetricCollection:
             "precision": Precision(**kwargs),
             "recall": Recall(**kwargs),
             "f1": F1Score(**kwargs),
-            "auroc": AUROC(**kwargs),
+            **({"auroc": AUROC(**kwargs)} if auroc else {}),
         }
     )
 
@@ -58,7 +58,9 @@ class Classifier(L.LightningModule):
         self.monitor = monitor
         self.check_optimizer()
         metrics = classification_metrics(num_classes)
-        self.train_metrics = metrics.clone(prefix="train/")
+        # No AUROC while training: it sorts every prediction of the epoch per class (a tenth of an MNIST
+        # epoch) for a number of a model that changed during the epoch; val/ and test/ have it.
+        self.train_metrics = classification_metrics(num_classes, auroc=False).clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()

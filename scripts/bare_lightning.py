@@ -1,0 +1,91 @@
+"""The Lightning floor of scripts/benchmark.py: the plain loops' model, data and optimizer in a bare
+LightningModule and Trainer (no metrics, logging, validation, checkpoints or callbacks).
+
+    python scripts/bare_lightning.py diabetes [--runs 16] [--epochs 100] [--seed 1]
+
+What any Lightning program pays over plain PyTorch, so litlab's whole-process ratios can be read
+against it: the import of lightning and the Trainer's per-step machinery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import lightning as L
+import plain_loops
+import torch
+
+
+def bare_lightning_module(net: torch.nn.Module, optimizer, loss_fn) -> L.LightningModule:
+    """The same net, optimizer and loss in a LightningModule with no metrics or logs."""
+
+    class Bare(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return loss_fn(self.net(x), y.float())  # binary targets, as in the plain loop
+
+        def configure_optimizers(self):
+            return optimizer(self.parameters())
+
+    return Bare()
+
+
+class ShuffledBatches:
+    """Mini-batches of preloaded tensors in a fresh random order each pass, as the plain loop cuts them."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int) -> None:
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.y), generator=self.generator)
+        for start in range(0, len(self.y), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield self.x[idx], self.y[idx]
+
+
+def diabetes_run(seed: int, epochs: int, batch_size: int = 32) -> float:
+    """plain_loops.diabetes_run through Lightning's Trainer; returns test accuracy."""
+    torch.manual_seed(seed)
+    x, y, x_test, y_test = plain_loops.diabetes_tensors(seed)
+    adam = lambda params: torch.optim.Adam(params, lr=0.03, weight_decay=0.001)  # noqa: E731
+    model = bare_lightning_module(plain_loops.diabetes_net(), adam, plain_loops.binary_loss)
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+    )  # fmt: skip
+    trainer.fit(model, train_dataloaders=ShuffledBatches(x, y, batch_size, seed))
+    model.net.eval()
+    with torch.no_grad():
+        return ((model.net(x_test).squeeze(1) > 0).float() == y_test).float().mean().item()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("task", choices=["diabetes"])
+    parser.add_argument(
+        "--runs", type=int, default=1, help="runs in this one process, seeds seed..seed+runs-1"
+    )
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    start = time.perf_counter()
+    accuracies = [diabetes_run(args.seed + run, args.epochs) for run in range(args.runs)]
+    print(f"test accuracy {[round(a, 4) for a in accuracies]} in {time.perf_counter() - start:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
