@@ -11,11 +11,13 @@ from litlab.train import train
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
-# Regression floors at the measured medians (less a test sample or so), not the wish list:
-# diabetes measured 0.7697 (target 0.77; scikit-learn's LogisticRegression gets 0.763 on the same
-# splits), breast_cancer 0.9735 (target 0.97), caf 0.9792 (target 0.98; LogisticRegression 0.972-0.979,
-# and the cells every model misclassifies are the same few, so the rest is label noise).
-TARGETS = {"diabetes": 0.76, "breast_cancer": 0.97, "caf": 0.97}
+# Regression floors one test sample under the measured medians over seeds 1..5, not the wish
+# list: diabetes 0.7566 (target 0.77; scikit-learn's LogisticRegression gets 0.763 on the same splits),
+# breast_cancer 0.9646 (target 0.97), caf 0.9792 (target 0.98; LogisticRegression 0.972-0.979, and the
+# cells every model misclassifies are the same few, so the rest is label noise). Medians move by a
+# test row or two with the shuffle order alone: before shuffles were drawn per (seed, epoch), for
+# resumable runs, they were 0.7697 / 0.9735 / 0.9792.
+TARGETS = {"diabetes": 0.75, "breast_cancer": 0.955, "caf": 0.97}
 
 
 @pytest.mark.parametrize("experiment", sorted(TARGETS))

@@ -11,7 +11,7 @@ import torch
 class TensorBatches:
     """Iterable of batches `(t[idx] for t in tensors)` of this process's share of the samples.
 
-    Shuffled orders are drawn from `seed + epoch`, like torch's DistributedSampler: the order of an
+    Shuffled orders are drawn from (`seed`, epoch), as torch's DistributedSampler does: the order of an
     epoch does not depend on how many epochs ran before in this process, so a resumed run sees the
     batches an uninterrupted one would. The epoch is read from `epoch_source` (the trainer's
     current epoch) at the start of each pass, or set with `set_epoch`.
@@ -65,7 +65,9 @@ class TensorBatches:
     def order(self) -> torch.Tensor:
         """This rank's sample indices for the current epoch, shuffled."""
         total = len(self.tensors[0])
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        # Distinct for every (seed, epoch) pair: seed + epoch would give seed 2's first epoch the order
+        # of seed 1's second, correlating the runs of a seed sweep.
+        generator = torch.Generator().manual_seed((self.seed << 20) + self.epoch)
         order = torch.randperm(total, generator=generator)
         if self.world_size > 1:
             padded = self.size * self.world_size

@@ -106,7 +106,8 @@ class ImageDataModule(InMemoryDataModule):
         repeat, and a resumed run augments as an uninterrupted one would."""
         epoch = getattr(self.trainer, "current_epoch", 0)
         if self.generators.get(device, (None, None))[0] != epoch:
-            self.generators[device] = (epoch, torch.Generator(device=device).manual_seed(self.seed + epoch))
+            generator = torch.Generator(device=device).manual_seed((self.seed << 20) + epoch)
+            self.generators[device] = (epoch, generator)
         return self.generators[device][1]
 
     def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
