@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -43,6 +44,11 @@ def the_sweep(tmp_path: Path, task_name: str = "debug") -> Path:
     return sweep
 
 
+def read_summary(sweep: Path) -> list[dict[str, str]]:
+    with (sweep / "summary.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
 # --- failing jobs -------------------------------------------------------------------------------
 
 
@@ -53,6 +59,14 @@ def test_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, data_dir):
     assert error.startswith("RuntimeError: forced failure") and "Traceback" in error
     assert not (sweep / "0" / "metrics.json").exists()
     assert all((sweep / job / "metrics.json").exists() for job in ("1", "2"))
+
+    rows = read_summary(sweep)
+    assert [(r["job"], r["status"]) for r in rows][-1] == ("0", "failed")
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert [float(r["val/acc"]) for r in ok] == sorted((float(r["val/acc"]) for r in ok), reverse=True)
+    assert rows[-1]["error"].startswith("RuntimeError: forced failure")
+    assert {r["seed"] for r in rows} == {"1", "2", "3"}
+    assert "| 0 | failed | 1 |" in (sweep / "summary.md").read_text()
 
 
 def test_a_single_run_still_raises(tmp_path, data_dir):
