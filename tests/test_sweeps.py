@@ -1,12 +1,17 @@
-"""Sweeps from the command line: a failing job is recorded and the sweep goes on."""
+"""Sweeps from the command line: failing jobs, launchers."""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from litlab.job_status import in_multirun, sweeper_value
 from litlab.resolvers import REPO_ROOT
@@ -85,3 +90,65 @@ def test_a_nan_metric_is_a_failed_trial_and_a_number_goes_through():
 
 def test_outside_hydra_nothing_is_a_multirun():
     assert not in_multirun()
+
+
+# --- launchers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "launcher", [["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], ["hydra/launcher=submitit_local"]]
+)
+def test_parallel_launchers_run_every_job_and_summarise_them(tmp_path, data_dir, launcher):
+    train_cli(tmp_path, data_dir, *launcher, "experiment=diabetes", "debug=fdr", "seed=1,2")
+    sweep = the_sweep(tmp_path)
+    for job in ("0", "1"):
+        assert json.loads((sweep / job / "metrics.json").read_text())["val/acc"] >= 0
+    rows = read_summary(sweep)
+    assert sorted((r["job"], r["status"], r["seed"]) for r in rows) == [("0", "ok", "1"), ("1", "ok", "2")]
+    if "submitit" in launcher[0]:
+        assert list((sweep / ".submitit").glob("*/*_log.out"))  # submitit ran the jobs
+
+
+def with_hydra_config(*overrides: str):
+    """conf/train.yaml composed with its `hydra` node, where the launcher and sweeper are."""
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return compose("train", overrides=list(overrides), return_hydra_config=True)
+
+
+def slurm_launcher(tmp_path: Path, *overrides: str):
+    """The launcher `hydra/launcher=slurm` makes, its parameters resolved against the job config."""
+    from hydra.utils import instantiate
+
+    cfg = with_hydra_config("hydra/launcher=slurm", f"hydra.sweep.dir={tmp_path}", *overrides)
+    return instantiate(cfg.hydra.launcher)
+
+
+def test_slurm_preset_asks_for_one_task_per_device_and_requeues_with_lightning(tmp_path, monkeypatch):
+    """The sbatch script submitit would write for `hydra/launcher=slurm` (no cluster needed)."""
+    import submitit
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    fake_srun = tmp_path / "bin" / "srun"  # submitit refuses to build a SLURM executor without srun
+    fake_srun.parent.mkdir()
+    fake_srun.write_text("#!/bin/sh\n")
+    fake_srun.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_srun.parent}{os.pathsep}{os.environ['PATH']}")
+    params = dict(slurm_launcher(tmp_path, "trainer.devices=4", "+trainer.num_nodes=2").params)
+    # What SlurmLauncher.launch does with them:
+    executor = submitit.AutoExecutor(
+        folder=params.pop("submitit_folder"),
+        cluster="slurm",
+        slurm_max_num_timeout=params.pop("max_num_timeout"),
+    )
+    base = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()})
+    sbatch = executor._executor._make_submission_file_text("python -u -m submitit.core._submit", "uid")
+    for line in ["--nodes=2", "--ntasks-per-node=4", "--gpus-per-node=4", "--signal=USR1@90", "--requeue"]:
+        assert f"#SBATCH {line}\n" in sbatch
+    assert sbatch.count("--signal") == 1  # Lightning's SIGUSR1, not submitit's USR2
+
+
+def test_slurm_preset_needs_the_number_of_devices(tmp_path):
+    with pytest.raises(Exception, match="'auto' of type 'str' could not be converted to Integer"):
+        slurm_launcher(tmp_path)  # the default trainer has devices: auto
