@@ -1,8 +1,9 @@
-"""Sweeps from the command line: failing jobs, launchers."""
+"""Sweeps from the command line: failing jobs, launchers, Optuna, the options they take."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,6 +17,10 @@ from omegaconf import OmegaConf
 from litlab.job_status import in_multirun, sweeper_value
 from litlab.resolvers import REPO_ROOT
 
+HAS_OPTUNA = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
+needs_optuna = pytest.mark.skipif(
+    not HAS_OPTUNA, reason='Optuna sweeper not installed: pip install -e ".[optuna]"'
+)
 TESTS = Path(__file__).parent
 # tests/ on the path of the subprocess, for failing_callback.FailOnce
 PYTHONPATH = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
@@ -152,3 +157,76 @@ def test_slurm_preset_asks_for_one_task_per_device_and_requeues_with_lightning(t
 def test_slurm_preset_needs_the_number_of_devices(tmp_path):
     with pytest.raises(Exception, match="'auto' of type 'str' could not be converted to Integer"):
         slurm_launcher(tmp_path)  # the default trainer has devices: auto
+
+
+# --- Optuna -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@needs_optuna
+def test_optuna_search_records_a_failing_trial_and_reports_the_best(tmp_path, data_dir):
+    overrides = [
+        "experiment=diabetes",
+        "hparams_search=diabetes_optuna",
+        "hydra.sweeper.n_trials=3",
+        "debug=fdr",
+    ]
+    result = train_cli(tmp_path, data_dir, *overrides, *fail_once(tmp_path))
+    sweep = the_sweep(tmp_path)
+    best = OmegaConf.load(sweep / "optimization_results.yaml")
+    rows = read_summary(sweep)
+    assert [r["status"] for r in rows] == ["ok", "ok", "failed"]
+    assert float(rows[0]["val/loss"]) == pytest.approx(best.best_value)  # minimised: lowest first
+    assert float(rows[0]["val/loss"]) <= float(rows[1]["val/loss"])
+    assert float(rows[0]["model.optimizer.lr"]) == pytest.approx(best.best_params["model.optimizer.lr"])
+    assert rows[0]["model.net.hidden"] == best.best_params["model.net.hidden"]  # a list, through a string
+    assert "Best parameters" in result.stderr + result.stdout
+
+
+@needs_optuna
+@pytest.mark.parametrize("search", ["diabetes_optuna", "mnist_optuna"])
+def test_optuna_direction_follows_the_optimized_metric(search):
+    cfg = with_hydra_config(f"hparams_search={search}")
+    expected = {"val/loss": ("min", "minimize"), "val/acc": ("max", "maximize")}[cfg.optimized_metric]
+    assert (cfg.optimized_metric_mode, cfg.hydra.sweeper.direction) == expected
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+BAD_OPTIONS = [
+    (
+        ["hydra/launcher=nonexistent"],
+        ["Could not find 'hydra/launcher/nonexistent'", "joblib", "submitit_local", "slurm"],
+    ),
+    (["hydra/sweeper=nonexistent"], ["Could not find 'hydra/sweeper/nonexistent'", "basic"]),
+    (["hparams_search=nonexistent"], ["Available options in 'hparams_search'", "diabetes_optuna"]),
+    (["hydra/launcher=joblib", "hydra.launcher.n_jobz=2"], ["Key 'n_jobz' not in 'JobLibLauncherConf'"]),
+    (["hydra/launcher=submitit_local", "hydra.launcher.nodez=2"], ["Key 'nodez' not in 'LocalQueueConf'"]),
+]
+BAD_OPTUNA_OPTIONS = [
+    (
+        ["hparams_search=diabetes_optuna", "hydra.sweeper.n_trialz=3"],
+        ["Key 'n_trialz' not in 'OptunaSweeperConf'"],
+    ),
+    (
+        ["hparams_search=diabetes_optuna", "optimized_metric_mode=best"],
+        ["optimized_metric_mode must be one of"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "messages"),
+    BAD_OPTIONS + [pytest.param(*case, marks=needs_optuna) for case in BAD_OPTUNA_OPTIONS],
+)
+def test_bad_launcher_and_sweeper_options_fail_before_any_job_and_name_the_option(
+    tmp_path, data_dir, overrides, messages
+):
+    result = train_cli(
+        tmp_path, data_dir, "experiment=diabetes", "debug=fdr", *overrides, check=False, timeout=120
+    )
+    assert result.returncode != 0
+    for message in messages:
+        assert message in result.stderr
+    assert not list(tmp_path.glob("**/metrics.json"))
