@@ -72,12 +72,11 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     if last.is_file():
         return str(last)
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+    from litlab.job_status import in_multirun
 
     # A sweep job, or a DDP rank > 0 of one (rank 0 already chose to start afresh).
     ddp_child = int(os.environ.get("LOCAL_RANK", 0)) > 0 or int(os.environ.get("NODE_RANK", 0)) > 0
-    if ddp_child or (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):
+    if ddp_child or in_multirun():
         log.info("ckpt_path=last: %s does not exist yet, starting afresh", last)
         return None
     raise ValueError(
@@ -151,5 +150,18 @@ def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None
 # An absolute path: Hydra reads a relative one as a Python package when litlab is imported.
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point: `litlab-train experiment=diabetes` or `python train.py ...`."""
-    return train(cfg)
+    """Hydra entry point: `litlab-train experiment=diabetes` or `python train.py ...`.
+
+    A single run raises. In a multirun one failing job (a diverging learning rate, a combination
+    that does not fit in memory) must not end the sweep: it is logged, written to its
+    `error.txt`, and handed back to the sweeper as None; the sweep summary lists it as failed.
+    """
+    from litlab.job_status import in_multirun, record_failure, sweeper_value
+
+    if not in_multirun():
+        return train(cfg)
+    try:
+        return sweeper_value(train(cfg))
+    except Exception as error:
+        record_failure(error)
+        return None

@@ -1,0 +1,88 @@
+"""The sweep summary: job folders in, summary.csv and summary.md out, best first, failed last."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from litlab.sweep_summary import main as summary_main
+from litlab.sweep_summary import write_summary
+
+
+def read_summary(sweep: Path) -> list[dict[str, str]]:
+    with (sweep / "summary.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def make_job(
+    sweep: Path, name: str, overrides: list[str], metrics: dict | None = None, error: str | None = None
+):
+    job = sweep / name
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(overrides)))
+    (job / ".hydra" / "config.yaml").write_text("optimized_metric: val/loss\noptimized_metric_mode: min\n")
+    if metrics is not None:
+        (job / "metrics.json").write_text(json.dumps(metrics))
+    if error is not None:
+        (job / "error.txt").write_text(f"{error}\n\nTraceback (most recent call last): ...\n")
+    return job
+
+
+@pytest.fixture
+def sweep(tmp_path) -> Path:
+    """Six jobs: four ok (one with a nan loss, one in a subfolder), one still running, one failed."""
+    sweep = tmp_path / "sweep"
+    make_job(sweep, "0", ["lr=0.1", "seed=1"], {"val/loss": 0.5, "val/acc": 0.8, "train/loss": 0.4})
+    make_job(sweep, "1", ["lr=0.01", "seed=1"], error="ValueError: lr | too small")
+    make_job(sweep, "2", ["lr=0.001", "seed=1"])  # incomplete
+    make_job(sweep, "3", ["lr=0.3", "seed=1"], {"val/loss": float("nan"), "val/acc": 0.5})
+    make_job(sweep, "10", ["lr=0.03", "seed=1"], {"val/loss": 0.4, "val/acc": 0.7})
+    make_job(sweep, "sub/4", ["+lr=0.05", "seed=1"], {"val/loss": 0.6, "val/acc": 0.9})
+    return sweep
+
+
+def test_summary_ranks_ok_jobs_by_the_metric_then_incomplete_then_failed(sweep):
+    jobs = write_summary(sweep, "val/loss", "min")
+    assert [j.name for j in jobs] == ["10", "0", "sub/4", "3", "2", "1"]
+    assert [j.status for j in jobs] == ["ok", "ok", "ok", "ok", "incomplete", "failed"]
+    assert [j.name for j in write_summary(sweep, "val/acc", "max")][:3] == ["sub/4", "0", "10"]
+
+    rows = read_summary(sweep)
+    assert list(rows[0])[:3] == ["job", "status", "lr"] and list(rows[0])[-1] == "error"
+    assert rows[0]["val/acc"] == "0.9" and rows[0]["train/loss"] == ""
+    assert rows[-1]["error"] == "ValueError: lr | too small"
+    md = (sweep / "summary.md").read_text()
+    assert "6 jobs (4 ok, 1 incomplete, 1 failed), best first by `val/acc` (max)" in md
+    assert "Every job: `seed=1`" in md and "train/loss" not in md  # train metrics stay in the CSV
+    assert "| 1 | failed | 0.01 |" in md and "lr \\| too small" in md
+
+
+def test_a_newer_error_wins_over_an_older_result(sweep):
+    os.utime(sweep / "0" / "metrics.json", (1, 1))
+    (sweep / "0" / "error.txt").write_text("RuntimeError: rerun failed\n")
+    (job,) = [j for j in write_summary(sweep, "val/loss", "min") if j.name == "0"]
+    assert (job.status, job.error) == ("failed", "RuntimeError: rerun failed")
+
+
+def test_summary_cli_reads_the_objective_from_the_jobs(sweep):
+    summary_main([str(sweep)])
+    assert [r["job"] for r in read_summary(sweep)][:2] == ["10", "0"]  # val/loss, min
+    summary_main([str(sweep), "--metric", "val/acc", "--mode", "max"])
+    assert read_summary(sweep)[0]["job"] == "sub/4"
+
+
+def test_a_bad_mode_is_reported_and_the_summary_keeps_job_order(sweep, caplog):
+    jobs = write_summary(sweep, "val/loss", "best")
+    assert "optimized_metric_mode='best' is not one of ['min', 'max']" in caplog.text
+    assert [j.name for j in jobs] == ["0", "3", "10", "sub/4", "2", "1"]
+    assert "in job order" in (sweep / "summary.md").read_text()
+
+
+def test_summary_of_an_empty_sweep(tmp_path):
+    assert write_summary(tmp_path, "val/acc", "max") == []
+    assert (tmp_path / "summary.csv").read_text() == "job,status,error\n"

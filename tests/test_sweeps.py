@@ -1,0 +1,232 @@
+"""Sweeps from the command line: failing jobs, launchers, Optuna, the options they take."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from litlab.job_status import in_multirun, sweeper_value
+from litlab.resolvers import REPO_ROOT
+
+HAS_OPTUNA = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
+needs_optuna = pytest.mark.skipif(
+    not HAS_OPTUNA, reason='Optuna sweeper not installed: pip install -e ".[optuna]"'
+)
+TESTS = Path(__file__).parent
+# tests/ on the path of the subprocess, for failing_callback.FailOnce
+PYTHONPATH = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+
+
+def fail_once(tmp_path: Path) -> list[str]:
+    """Overrides that add tests/failing_callback.py: the first job to start fitting raises."""
+    return [
+        "+callbacks.fail_once._target_=failing_callback.FailOnce",
+        f"+callbacks.fail_once.marker={tmp_path / 'failed_once'}",
+    ]
+
+
+def train_cli(tmp_path: Path, data_dir: Path, *overrides: str, check: bool = True, timeout: int = 300):
+    """Run `python train.py -m ...` (fast_dev_run, outputs under tmp_path) as a user would."""
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "LITLAB_DATA_DIR": str(data_dir)}
+    command = [sys.executable, "train.py", "-m", f"paths.data_dir={data_dir}", f"paths.log_dir={tmp_path}"]
+    return subprocess.run(
+        command + list(overrides),
+        cwd=REPO_ROOT,
+        env=env,
+        check=check,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def the_sweep(tmp_path: Path, task_name: str = "debug") -> Path:
+    (sweep,) = (tmp_path / task_name / "multiruns").iterdir()
+    return sweep
+
+
+def read_summary(sweep: Path) -> list[dict[str, str]]:
+    with (sweep / "summary.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+# --- failing jobs -------------------------------------------------------------------------------
+
+
+def test_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, data_dir):
+    train_cli(tmp_path, data_dir, "experiment=diabetes", "debug=fdr", "seed=1,2,3", *fail_once(tmp_path))
+    sweep = the_sweep(tmp_path)
+    error = (sweep / "0" / "error.txt").read_text()
+    assert error.startswith("RuntimeError: forced failure") and "Traceback" in error
+    assert not (sweep / "0" / "metrics.json").exists()
+    assert all((sweep / job / "metrics.json").exists() for job in ("1", "2"))
+
+    rows = read_summary(sweep)
+    assert [(r["job"], r["status"]) for r in rows][-1] == ("0", "failed")
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert [float(r["val/acc"]) for r in ok] == sorted((float(r["val/acc"]) for r in ok), reverse=True)
+    assert rows[-1]["error"].startswith("RuntimeError: forced failure")
+    assert {r["seed"] for r in rows} == {"1", "2", "3"}
+    assert "| 0 | failed | 1 |" in (sweep / "summary.md").read_text()
+
+
+def test_a_single_run_still_raises(tmp_path, data_dir):
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH}
+    command = [sys.executable, "train.py", "experiment=diabetes", "debug=fdr", f"paths.data_dir={data_dir}"]
+    command += [f"paths.log_dir={tmp_path}", *fail_once(tmp_path)]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "forced failure" in result.stderr
+    assert not list(tmp_path.glob("**/error.txt"))
+
+
+def test_a_nan_metric_is_a_failed_trial_and_a_number_goes_through():
+    assert sweeper_value(float("nan")) is None  # Optuna would stop the whole search on nan
+    assert sweeper_value(0.25) == 0.25 and sweeper_value(None) is None
+
+
+def test_outside_hydra_nothing_is_a_multirun():
+    assert not in_multirun()
+
+
+# --- launchers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "launcher", [["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], ["hydra/launcher=submitit_local"]]
+)
+def test_parallel_launchers_run_every_job_and_summarise_them(tmp_path, data_dir, launcher):
+    train_cli(tmp_path, data_dir, *launcher, "experiment=diabetes", "debug=fdr", "seed=1,2")
+    sweep = the_sweep(tmp_path)
+    for job in ("0", "1"):
+        assert json.loads((sweep / job / "metrics.json").read_text())["val/acc"] >= 0
+    rows = read_summary(sweep)
+    assert sorted((r["job"], r["status"], r["seed"]) for r in rows) == [("0", "ok", "1"), ("1", "ok", "2")]
+    if "submitit" in launcher[0]:
+        assert list((sweep / ".submitit").glob("*/*_log.out"))  # submitit ran the jobs
+
+
+def with_hydra_config(*overrides: str):
+    """conf/train.yaml composed with its `hydra` node, where the launcher and sweeper are."""
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return compose("train", overrides=list(overrides), return_hydra_config=True)
+
+
+def slurm_launcher(tmp_path: Path, *overrides: str):
+    """The launcher `hydra/launcher=slurm` makes, its parameters resolved against the job config."""
+    from hydra.utils import instantiate
+
+    cfg = with_hydra_config("hydra/launcher=slurm", f"hydra.sweep.dir={tmp_path}", *overrides)
+    return instantiate(cfg.hydra.launcher)
+
+
+def test_slurm_preset_asks_for_one_task_per_device_and_requeues_with_lightning(tmp_path, monkeypatch):
+    """The sbatch script submitit would write for `hydra/launcher=slurm` (no cluster needed)."""
+    import submitit
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    fake_srun = tmp_path / "bin" / "srun"  # submitit refuses to build a SLURM executor without srun
+    fake_srun.parent.mkdir()
+    fake_srun.write_text("#!/bin/sh\n")
+    fake_srun.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_srun.parent}{os.pathsep}{os.environ['PATH']}")
+    params = dict(slurm_launcher(tmp_path, "trainer.devices=4", "+trainer.num_nodes=2").params)
+    # What SlurmLauncher.launch does with them:
+    executor = submitit.AutoExecutor(
+        folder=params.pop("submitit_folder"),
+        cluster="slurm",
+        slurm_max_num_timeout=params.pop("max_num_timeout"),
+    )
+    base = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()})
+    sbatch = executor._executor._make_submission_file_text("python -u -m submitit.core._submit", "uid")
+    for line in ["--nodes=2", "--ntasks-per-node=4", "--gpus-per-node=4", "--signal=USR1@90", "--requeue"]:
+        assert f"#SBATCH {line}\n" in sbatch
+    assert sbatch.count("--signal") == 1  # Lightning's SIGUSR1, not submitit's USR2
+
+
+def test_slurm_preset_needs_the_number_of_devices(tmp_path):
+    with pytest.raises(Exception, match="'auto' of type 'str' could not be converted to Integer"):
+        slurm_launcher(tmp_path)  # the default trainer has devices: auto
+
+
+# --- Optuna -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@needs_optuna
+def test_optuna_search_records_a_failing_trial_and_reports_the_best(tmp_path, data_dir):
+    overrides = [
+        "experiment=diabetes",
+        "hparams_search=diabetes_optuna",
+        "hydra.sweeper.n_trials=3",
+        "debug=fdr",
+    ]
+    result = train_cli(tmp_path, data_dir, *overrides, *fail_once(tmp_path))
+    sweep = the_sweep(tmp_path)
+    best = OmegaConf.load(sweep / "optimization_results.yaml")
+    rows = read_summary(sweep)
+    assert [r["status"] for r in rows] == ["ok", "ok", "failed"]
+    assert float(rows[0]["val/loss"]) == pytest.approx(best.best_value)  # minimised: lowest first
+    assert float(rows[0]["val/loss"]) <= float(rows[1]["val/loss"])
+    assert float(rows[0]["model.optimizer.lr"]) == pytest.approx(best.best_params["model.optimizer.lr"])
+    assert rows[0]["model.net.hidden"] == best.best_params["model.net.hidden"]  # a list, through a string
+    assert "Best parameters" in result.stderr + result.stdout
+
+
+@needs_optuna
+@pytest.mark.parametrize("search", ["diabetes_optuna", "mnist_optuna"])
+def test_optuna_direction_follows_the_optimized_metric(search):
+    cfg = with_hydra_config(f"hparams_search={search}")
+    expected = {"val/loss": ("min", "minimize"), "val/acc": ("max", "maximize")}[cfg.optimized_metric]
+    assert (cfg.optimized_metric_mode, cfg.hydra.sweeper.direction) == expected
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+BAD_OPTIONS = [
+    (
+        ["hydra/launcher=nonexistent"],
+        ["Could not find 'hydra/launcher/nonexistent'", "joblib", "submitit_local", "slurm"],
+    ),
+    (["hydra/sweeper=nonexistent"], ["Could not find 'hydra/sweeper/nonexistent'", "basic"]),
+    (["hparams_search=nonexistent"], ["Available options in 'hparams_search'", "diabetes_optuna"]),
+    (["hydra/launcher=joblib", "hydra.launcher.n_jobz=2"], ["Key 'n_jobz' not in 'JobLibLauncherConf'"]),
+    (["hydra/launcher=submitit_local", "hydra.launcher.nodez=2"], ["Key 'nodez' not in 'LocalQueueConf'"]),
+]
+BAD_OPTUNA_OPTIONS = [
+    (
+        ["hparams_search=diabetes_optuna", "hydra.sweeper.n_trialz=3"],
+        ["Key 'n_trialz' not in 'OptunaSweeperConf'"],
+    ),
+    (
+        ["hparams_search=diabetes_optuna", "optimized_metric_mode=best"],
+        ["optimized_metric_mode must be one of"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "messages"),
+    BAD_OPTIONS + [pytest.param(*case, marks=needs_optuna) for case in BAD_OPTUNA_OPTIONS],
+)
+def test_bad_launcher_and_sweeper_options_fail_before_any_job_and_name_the_option(
+    tmp_path, data_dir, overrides, messages
+):
+    result = train_cli(
+        tmp_path, data_dir, "experiment=diabetes", "debug=fdr", *overrides, check=False, timeout=120
+    )
+    assert result.returncode != 0
+    for message in messages:
+        assert message in result.stderr
+    assert not list(tmp_path.glob("**/metrics.json"))
