@@ -1,6 +1,7 @@
 """Callbacks: progress display, figures and reports written to the loggers."""
 
 from litlab.callbacks.classification_report import ClassificationReport
+from litlab.callbacks.figures import DataFigure
 from litlab.callbacks.progress_bar import progress_bar
 
-__all__ = ["ClassificationReport", "progress_bar"]
+__all__ = ["ClassificationReport", "DataFigure", "progress_bar"]

@@ -6,14 +6,28 @@ from litlab.data.cifar10 import CIFAR10DataModule
 from litlab.data.diabetes import DiabetesDataModule
 from litlab.data.image_datamodule import ImageDataModule
 from litlab.data.mnist import MNISTDataModule
+from litlab.data.regression_datamodule import RegressionDataModule
+from litlab.data.table import TableDataModule
 from litlab.data.tensor_datamodule import TensorDataModule
+from litlab.data.toy import (
+    GaussianClassesDataModule,
+    MoonsDataModule,
+    NoisyLineDataModule,
+    ParabolaDataModule,
+)
 
 __all__ = [
     "BreastCancerDataModule",
     "CAFDataModule",
     "CIFAR10DataModule",
     "DiabetesDataModule",
+    "GaussianClassesDataModule",
     "ImageDataModule",
     "MNISTDataModule",
+    "MoonsDataModule",
+    "NoisyLineDataModule",
+    "ParabolaDataModule",
+    "RegressionDataModule",
+    "TableDataModule",
     "TensorDataModule",
 ]

@@ -1,0 +1,168 @@
+"""At test end: the lectures' figure for a model of one or two input features, and its answers to the
+lectures' questions ("4 hours?", "1 and 7 hours?")."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch import nn
+
+from litlab.callbacks.plots import PlotData, Predict, curve_figure, probability_figure, regions_figure
+from litlab.run_files import publish, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+# (input features, task) -> the figure's name and the function that draws it.
+FIGURES = {
+    (1, "regression"): ("fitted_curve", curve_figure),
+    (1, "binary"): ("probability", probability_figure),
+    (2, "binary"): ("decision_regions", regions_figure),
+    (2, "multiclass"): ("decision_regions", regions_figure),
+}
+
+
+def collect(batches) -> tuple[torch.Tensor, torch.Tensor]:
+    """All `(inputs, targets)` of a loader, concatenated on the CPU."""
+    xs, ys = zip(*((x.cpu(), y.cpu()) for x, y in batches), strict=True)
+    return torch.cat(xs), torch.cat(ys)
+
+
+def task_of(targets: torch.Tensor, output: torch.Tensor) -> str:
+    """The task, from the targets and one model output: regression, multi-target, binary or multiclass."""
+    if targets.is_floating_point():
+        return "regression" if targets.shape[1:] == (1,) else "multi-target"
+    return "binary" if output.ndim == 1 else "multiclass"  # binary models give P(class 1) per sample
+
+
+def net_description(module: nn.Module) -> str:
+    """The widths of the module's Linear layers for figure titles, e.g. `linear 1-1`, `MLP 2-4-5-1`."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        return type(module).__name__
+    widths = "-".join(map(str, [linears[0].in_features, *(m.out_features for m in linears)]))
+    return f"{'linear' if len(linears) == 1 else 'MLP'} {widths}"
+
+
+def predictor(pl_module: L.LightningModule) -> Predict:
+    """The module's `predict_step` (values or probabilities) on CPU inputs, in eval mode, without grad."""
+
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        training = pl_module.training
+        pl_module.eval()
+        with torch.inference_mode():
+            out = pl_module.predict_step(x.to(pl_module.device), 0).float().cpu()
+        pl_module.train(training)
+        return out
+
+    return predict
+
+
+def answers(predict: Predict, queries: torch.Tensor, task: str, classes: Sequence[str]) -> list[str]:
+    """One line per query point: the prediction, or the class probability and the class it gives."""
+    lines = []
+    for point, value in zip(queries.tolist(), predict(queries), strict=True):
+        if task == "binary":  # P(class 1), thresholded at 0.5 as the lectures do
+            p = value.item()
+            lines.append(f"x = {point}: P({classes[1]}) = {p:.4f} -> {classes[int(p > 0.5)]} ({p > 0.5})")
+        elif task == "multiclass":
+            k = int(value.argmax())
+            lines.append(f"x = {point}: {classes[k]} (p = {value[k].item():.4f})")
+        else:
+            lines.append(f"x = {point}: prediction {', '.join(f'{v:.4f}' for v in value.tolist())}")
+    return lines
+
+
+class DataFigure(Callback):
+    """Draws what a model learned over its data at test end, chosen by the data's shape, into the run dir
+    (PNG) and TensorBoard's Images tab:
+
+    - 1 input feature, float targets: the fitted curve over the points (`fitted_curve.png`);
+    - 1 input feature, two classes: P(class 1) against x with the 0.5 line (`probability.png`);
+    - 2 input features, classes: decision regions with the points (`decision_regions.png`);
+    - anything else (more features, images): no figure.
+
+    `query_points` (e.g. [[4.0]]) are inputs whose predictions are logged, written to `predictions.md`
+    and marked on the figure: the lectures' "4 hours?" and "1 and 7 hours?". `feature_names` label the axes.
+    """
+
+    def __init__(
+        self, query_points: Sequence[Sequence[float]] | None = None, feature_names: Sequence[str] = ()
+    ) -> None:
+        self.query_points = [[float(v) for v in point] for point in query_points or []]
+        self.feature_names = list(feature_names)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        datamodule = trainer.datamodule
+        if not trainer.is_global_zero or datamodule is None:
+            return
+        # One test batch tells the input shape and the task; the whole data is read only for a figure.
+        batch = next(iter(datamodule.test_dataloader()), None)
+        if batch is None or batch[0].ndim != 2:
+            log.debug("DataFigure: the test inputs are not feature vectors; no figure")
+            return
+        x, y = batch[0][:1].cpu(), batch[1][:1].cpu()
+        features = x.shape[1]
+        self.check(features)
+        queries = torch.tensor(self.query_points).reshape(-1, features).to(x.dtype)
+        predict = predictor(pl_module)
+        probe = predict(x)
+        task = task_of(y, probe)
+        num_classes = {"binary": 2, "multiclass": probe.shape[-1]}.get(task, 0)
+        names = list(getattr(datamodule, "class_names", ()) or ())
+        classes = names if len(names) == num_classes else [str(k) for k in range(num_classes)]
+        run_dir = Path(trainer.default_root_dir)
+        if len(queries):
+            self.report(trainer, run_dir, answers(predict, queries, task, classes))
+        if (features, task) not in FIGURES:
+            log.debug("DataFigure: no figure for %d input features and a %s task", features, task)
+            return
+        name, draw = FIGURES[features, task]
+        train, test = collect(datamodule.train_dataloader()), collect(datamodule.test_dataloader())
+        # The lectures' tables train and test on the same rows (in another order: training shuffles).
+        x_train, x_test = train[0], test[0]
+        shared = x_train.shape == x_test.shape and torch.equal(x_train.unique(dim=0), x_test.unique(dim=0))
+        axes = self.feature_names or (["x"] if features == 1 else ["x1", "x2"])
+        data = PlotData(predict, train, test, shared, queries, net_description(pl_module), axes, classes)
+        self.publish(trainer, run_dir, name, draw(data))
+
+    def check(self, num_features: int) -> None:
+        """Query points and feature names agree with the data's number of input features."""
+        wrong = [point for point in self.query_points if len(point) != num_features]
+        if wrong:
+            raise ValueError(
+                f"callbacks.data_figure.query_points {wrong} should have {num_features} values each, one per "
+                f"input feature of the data; give points such as {[[0.0] * num_features]}"
+            )
+        if self.feature_names and len(self.feature_names) != num_features:
+            raise ValueError(
+                f"callbacks.data_figure.feature_names {self.feature_names} should name the data's "
+                f"{num_features} input features, one name each"
+            )
+
+    @staticmethod
+    def report(trainer: L.Trainer, run_dir: Path, lines: list[str]) -> None:
+        """Log the query answers; write them to predictions.md and TensorBoard's Text tab."""
+        for line in lines:
+            log.info("Prediction for %s", line)
+        markdown = "".join(f"- {line}\n" for line in lines)
+        write_text_atomic(run_dir / "predictions.md", "# Predictions for the query points\n\n" + markdown)
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_text("test/predictions", markdown, trainer.global_step)
+
+    @staticmethod
+    def publish(trainer: L.Trainer, run_dir: Path, name: str, figure) -> None:
+        """`<run dir>/<name>.png`, written atomically, and the Images tab's `test/<name>`."""
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = run_dir / f".{name}.png.tmp"
+        figure.savefig(tmp, format="png")
+        publish(tmp, run_dir / f"{name}.png")
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_figure(f"test/{name}", figure, trainer.global_step)

@@ -1,0 +1,53 @@
+"""Base class for in-memory regression data: float targets, a seeded random split, the lecture's units."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from litlab.data.in_memory import InMemoryDataModule
+from litlab.data.splits import check_fractions, stratified_split
+
+
+class RegressionDataModule(InMemoryDataModule):
+    """Inputs `(n, num_features)` and float targets `(n, 1)`, split train/val/test at random from `seed`.
+
+    Subclasses implement `load()`. Nothing is standardised: the lectures fit and plot their toy
+    regressions in the data's own units, and the figures read in those units too.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        batch_size: int | None = None,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, seed=seed)
+        check_fractions(val_fraction=val_fraction, test_fraction=test_fraction)
+        self.num_features = num_features
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+
+    def load(self) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]:
+        """All samples: inputs (n, num_features) and targets (n,)."""
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:  # fit, validate and test share one split
+            return
+        inputs, targets = self.load()
+        x = torch.as_tensor(inputs, dtype=torch.float32)
+        y = torch.as_tensor(targets, dtype=torch.float32).reshape(len(targets), -1)
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{type(self).__name__}: the inputs have shape {tuple(x.shape)}, but data.num_features is "
+                f"{self.num_features}; set data.num_features to {x.shape[-1]}"
+            )
+        generator = torch.Generator().manual_seed(self.seed)
+        # One "class" for everyone: the stratified split is then a plain seeded random split.
+        train, val, test = stratified_split(
+            torch.zeros(len(y), dtype=torch.long), self.val_fraction, self.test_fraction, generator
+        )
+        self.splits = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x[test], y[test])}
