@@ -66,7 +66,7 @@ def test_binary_loss_is_the_lectures_bce_on_sigmoid():
     torch.manual_seed(0)
     model = Classifier(MLP(8, 1, hidden=[6, 4], activation="sigmoid"), num_classes=2, optimizer=adam())
     x, y = torch.randn(16, 8), torch.randint(0, 2, (16,))
-    loss, probs = model.loss_and_probabilities(x, y)
+    loss, probs = model.loss_and_outputs(x, y)
     expected = nn.BCELoss()(torch.sigmoid(model.net(x)).squeeze(1), y.float())
     assert torch.allclose(loss, expected, atol=1e-6)
     assert torch.allclose(model.predict_step(x, 0), probs) and probs.shape == (16,)
@@ -76,7 +76,7 @@ def test_multiclass_loss_is_the_lectures_nll_on_log_softmax():
     torch.manual_seed(0)
     model = Classifier(MLP(557, 4, hidden=[20]), num_classes=4, optimizer=adam())
     x, y = torch.randn(16, 557), torch.randint(0, 4, (16,))
-    loss, probs = model.loss_and_probabilities(x, y)
+    loss, probs = model.loss_and_outputs(x, y)
     expected = nn.NLLLoss()(nn.functional.log_softmax(model.net(x), dim=1), y)
     assert torch.allclose(loss, expected, atol=1e-6)
     prediction = model.predict_step((x, y), 0)
@@ -87,7 +87,7 @@ def test_binary_loss_stays_finite_for_confident_wrong_logits():
     model = Classifier(MLP(1, 1), num_classes=2, optimizer=adam())
     with torch.no_grad():
         model.net.layers[-1].weight.fill_(1000.0)
-    loss, _ = model.loss_and_probabilities(torch.tensor([[1.0]]), torch.tensor([0]))
+    loss, _ = model.loss_and_outputs(torch.tensor([[1.0]]), torch.tensor([0]))
     assert torch.isfinite(loss) and loss > 100
 
 

@@ -10,7 +10,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from litlab.run_files import publish, write_text_atomic
+from litlab.callbacks.publish import publish_figure
+from litlab.run_files import write_text_atomic
 
 
 def per_class_report(confusion: torch.Tensor, names: Sequence[str]) -> list[dict[str, float | str]]:
@@ -79,8 +80,12 @@ class ClassificationReport(Callback):
     def on_test_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        if not isinstance(outputs, torch.Tensor) or outputs.ndim not in (1, 2):
-            return
+        if (
+            not isinstance(outputs, torch.Tensor)
+            or outputs.ndim not in (1, 2)
+            or batch[1].is_floating_point()
+        ):
+            return  # not class probabilities (a regressor's predictions have float targets)
         if outputs.ndim == 1:  # binary: P(class 1), decided at 0.5 like the accuracy metric
             num_classes, predicted = 2, (outputs > 0.5).long()
         else:
@@ -100,10 +105,7 @@ class ClassificationReport(Callback):
         markdown = self.markdown = report_markdown(rows, confusion)
         figure = confusion_figure(confusion, names)
         run_dir = Path(trainer.default_root_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = run_dir / ".confusion_matrix.png.tmp"
-        figure.savefig(tmp, format="png")
-        publish(tmp, run_dir / "confusion_matrix.png")
+        publish_figure(trainer, run_dir, "confusion_matrix", figure)
         csv = ",".join(["true\\predicted", *names]) + "\n"
         csv += "".join(
             ",".join([name, *map(str, row)]) + "\n"
@@ -113,5 +115,4 @@ class ClassificationReport(Callback):
         write_text_atomic(run_dir / "classification_report.md", markdown)
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_figure("test/confusion_matrix", figure, trainer.global_step)
                 logger.experiment.add_text("test/classification_report", markdown, trainer.global_step)

@@ -14,7 +14,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
 
 from litlab.callbacks.plots import PlotData, Predict, curve_figure, probability_figure, regions_figure
-from litlab.run_files import publish, write_text_atomic
+from litlab.callbacks.publish import publish_figure
+from litlab.run_files import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class DataFigure(Callback):
         shared = x_train.shape == x_test.shape and torch.equal(x_train.unique(dim=0), x_test.unique(dim=0))
         axes = self.feature_names or (["x"] if features == 1 else ["x1", "x2"])
         data = PlotData(predict, train, test, shared, queries, net_description(pl_module), axes, classes)
-        self.publish(trainer, run_dir, name, draw(data))
+        publish_figure(trainer, run_dir, name, draw(data))
 
     def check(self, num_features: int) -> None:
         """Query points and feature names agree with the data's number of input features."""
@@ -155,14 +156,3 @@ class DataFigure(Callback):
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
                 logger.experiment.add_text("test/predictions", markdown, trainer.global_step)
-
-    @staticmethod
-    def publish(trainer: L.Trainer, run_dir: Path, name: str, figure) -> None:
-        """`<run dir>/<name>.png`, written atomically, and the Images tab's `test/<name>`."""
-        run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = run_dir / f".{name}.png.tmp"
-        figure.savefig(tmp, format="png")
-        publish(tmp, run_dir / f"{name}.png")
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_figure(f"test/{name}", figure, trainer.global_step)

@@ -39,10 +39,6 @@ class Regressor(SupervisedModule):
             )
         return F.mse_loss(predictions, y), predictions
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        # Returns nothing: ClassificationReport takes any 2-D test output for class probabilities.
-        self.shared_step(batch, "test")
-
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         """Predictions `(n, out_features)` for a batch of inputs or of `(inputs, targets)`."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch

@@ -16,7 +16,8 @@ SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 class SupervisedModule(L.LightningModule):
     """Trains `net` on `(inputs, targets)` batches; a subclass supplies `loss_and_outputs` and metrics.
 
-    The loss and the metrics are logged once per epoch under `train/`, `val/` and `test/`.
+    The loss and the metrics are logged once per epoch under `train/`, `val/` and `test/`;
+    `train_metrics` may be a cheaper set than `metrics` (the one of val/ and test/).
     """
 
     def __init__(
@@ -26,6 +27,7 @@ class SupervisedModule(L.LightningModule):
         scheduler: SchedulerFactory | None,
         monitor: str,
         metrics: MetricCollection,
+        train_metrics: MetricCollection | None = None,
     ) -> None:
         super().__init__()
         self.net = net
@@ -33,7 +35,7 @@ class SupervisedModule(L.LightningModule):
         self.scheduler_factory = scheduler
         self.monitor = monitor
         self.check_optimizer()
-        self.train_metrics = metrics.clone(prefix="train/")
+        self.train_metrics = (train_metrics or metrics).clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()

@@ -1,0 +1,21 @@
+"""Where the callbacks' figures go: a PNG in the run folder and TensorBoard's Images tab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from litlab.run_files import publish
+
+
+def publish_figure(trainer: L.Trainer, run_dir: Path, name: str, figure) -> None:
+    """`<run dir>/<name>.png`, written atomically, and the image `test/<name>` in every TensorBoard logger."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / f".{name}.png.tmp"
+    figure.savefig(tmp, format="png")
+    publish(tmp, run_dir / f"{name}.png")
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_figure(f"test/{name}", figure, trainer.global_step)
