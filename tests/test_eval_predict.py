@@ -145,3 +145,22 @@ def test_entry_points_run_from_the_command_line(compose_config, tmp_path):
     command = [sys.executable, "predict.py", *common, f"input={rows}", f"output={out}"]
     subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
     assert out.read_text().splitlines()[0] == "row,class,p_0,p_1"
+
+
+def test_predict_with_a_regressor_writes_its_values(compose_config, tmp_path):
+    cfg = compose_config("experiment=hours_linear", "trainer.max_epochs=5", "callbacks.early_stopping=null")
+    train(cfg)
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    _, _, model, _ = rebuild(last)
+    (tmp_path / "hours.csv").write_text("hours\n4\n7\n")
+    out = tmp_path / "p.csv"
+    hours = f"input={tmp_path / 'hours.csv'}"
+    predict(task_config("predict", tmp_path, f"ckpt_path={last}", hours, f"output={out}"))
+    lines = out.read_text().splitlines()
+    assert lines[0] == "row,prediction" and len(lines) == 3
+    with torch.inference_mode():
+        expected = model.predict_step(torch.tensor([[4.0], [7.0]]), 0)[:, 0].tolist()
+    assert [float(line.split(",")[1]) for line in lines[1:]] == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match=r"expected rows of 1 features, got an array of shape \(2, 2\)"):
+        (tmp_path / "two.csv").write_text("4,1\n7,1\n")
+        predict(task_config("predict", tmp_path, f"ckpt_path={last}", f"input={tmp_path / 'two.csv'}"))

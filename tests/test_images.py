@@ -105,5 +105,6 @@ def test_binary_runs_report_both_classes_by_name(compose_config, tmp_path):
     train(compose_config("experiment=breast_cancer", "trainer.max_epochs=1"))
     report = (tmp_path / "run" / "classification_report.md").read_text()
     assert "| malignant |" in report and "| benign |" in report
-    supports = [int(line.split("|")[5]) for line in report.splitlines() if line.startswith(("| mal", "| ben"))]
+    rows = [line for line in report.splitlines() if line.startswith(("| malignant", "| benign"))]
+    supports = [int(line.split("|")[5]) for line in rows]
     assert f"of {sum(supports)} (" in report and sum(supports) > 100

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def predict(cfg: DictConfig) -> Path:
     """Read `cfg.input`, preprocess it as the training data was (the fitted statistics come from the
-    checkpoint), and write one row per sample to `cfg.output`: its class and each class's probability."""
+    checkpoint), and write one row per sample to `cfg.output`: its class and each class's probability
+    for a classifier, its predicted value(s) for a regressor."""
     import torch
 
     from litlab.data.input_files import read_inputs
@@ -32,24 +33,35 @@ def predict(cfg: DictConfig) -> Path:
     inputs = datamodule.preprocess(read_inputs(cfg.input))
     with torch.inference_mode():
         batches = (inputs[i : i + cfg.batch_size] for i in range(0, len(inputs), cfg.batch_size))
-        probs = torch.cat([model.predict_step(batch, 0) for batch in batches])
-    if probs.ndim == 1:  # binary models give P(class 1)
-        probs = torch.stack([1 - probs, probs], dim=1)
-    names = list(getattr(datamodule, "class_names", ()) or map(str, range(probs.shape[1])))
+        outputs = torch.cat([model.predict_step(batch, 0) for batch in batches])
+    if hasattr(model, "num_classes"):
+        header, rows = class_rows(outputs, list(getattr(datamodule, "class_names", ())))
+    else:
+        width = outputs.shape[1]
+        header = ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
+        rows = [[f"{v:.6g}" for v in values] for values in outputs.tolist()]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["row", *header])
+    writer.writerows([row, *values] for row, values in enumerate(rows))
     output = Path(cfg.output)
-    write_text_atomic(output, predictions_csv(probs, names))
-    log.info("Wrote %d predictions of %s to %s", len(probs), cfg.input, output)
+    write_text_atomic(output, text.getvalue())
+    log.info("Wrote %d predictions of %s to %s", len(rows), cfg.input, output)
     return output
 
 
-def predictions_csv(probs, names: list[str]) -> str:
-    """CSV text: row number, predicted class name, then P(class) for every class."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["row", "class", *(f"p_{name}" for name in names)])
-    for row, (best, p) in enumerate(zip(probs.argmax(dim=1).tolist(), probs.tolist(), strict=True)):
-        writer.writerow([row, names[best], *(f"{v:.6f}" for v in p)])
-    return text.getvalue()
+def class_rows(probs, names: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a classifier's predictions: class name, then P(class) for every class."""
+    import torch
+
+    if probs.ndim == 1:  # binary models give P(class 1)
+        probs = torch.stack([1 - probs, probs], dim=1)
+    names = names or [str(i) for i in range(probs.shape[1])]
+    rows = [
+        [names[best], *(f"{v:.6f}" for v in p)]
+        for best, p in zip(probs.argmax(dim=1).tolist(), probs.tolist(), strict=True)
+    ]
+    return ["class", *(f"p_{name}" for name in names)], rows
 
 
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="predict")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import lightning as L
+import numpy as np
 import torch
 
 from litlab.data.batches import TensorBatches
@@ -48,3 +49,16 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> TensorBatches:
         return self.batches("test")
+
+    def preprocess(self, raw: np.ndarray) -> torch.Tensor:
+        """Raw feature rows -> the net's input (predict.py). Nothing is fitted or transformed here, so this
+        only checks the width; modules with fitted preprocessing (standardisation, image statistics)
+        extend it."""
+        x = torch.as_tensor(np.ascontiguousarray(raw), dtype=torch.float32)
+        width = getattr(self, "num_features", None)
+        if x.ndim != 2 or (width is not None and x.shape[1] != width):
+            raise ValueError(
+                f"{type(self).__name__}: expected rows of {width} features, got an array of shape "
+                f"{tuple(x.shape)}; give one row per sample, features only (no label)"
+            )
+        return x

@@ -48,13 +48,7 @@ class TensorDataModule(InMemoryDataModule):
     def preprocess(self, raw: np.ndarray) -> torch.Tensor:
         """Raw feature rows -> the net's input, as the splits were made: transform, then standardise
         with the training statistics (restored from a checkpoint by `load_state_dict`)."""
-        raw = np.asarray(raw)
-        if raw.ndim != 2 or raw.shape[1] != self.num_features:
-            raise ValueError(
-                f"{type(self).__name__}: expected rows of {self.num_features} features, "
-                f"got an array of shape {raw.shape}; give one row per sample, features only (no label)"
-            )
-        x = torch.as_tensor(np.ascontiguousarray(self.transform(raw)), dtype=torch.float32)
+        x = super().preprocess(self.transform(np.asarray(raw, dtype=np.float64)))
         if self.standardize:
             if self.mean is None or self.std is None:
                 raise RuntimeError(
