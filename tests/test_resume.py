@@ -116,3 +116,15 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path, d
     assert [p.name for p in (tmp_path / "logs" / "diabetes" / "runs").iterdir()] == [
         "killed"
     ]  # no new folder
+
+
+def test_last_ckpt_is_the_latest_epoch_not_the_best(compose_config, tmp_path):
+    # Maximising the loss makes epoch 0 the "best": last.ckpt must still follow every epoch.
+    cfg = compose_config(
+        "experiment=diabetes", "trainer.max_epochs=6", "callbacks.early_stopping=null", "monitor.mode=max"
+    )
+    train(cfg)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    best = [p.name for p in checkpoints.glob("epoch_*.ckpt")]
+    assert best != ["epoch_005.ckpt"], "the test needs a best epoch other than the last"
+    assert load_checkpoint(checkpoints / "last.ckpt")["epoch"] == 5
