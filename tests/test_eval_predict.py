@@ -164,3 +164,16 @@ def test_predict_with_a_regressor_writes_its_values(compose_config, tmp_path):
     with pytest.raises(ValueError, match=r"expected rows of 1 features, got an array of shape \(2, 2\)"):
         (tmp_path / "two.csv").write_text("4,1\n7,1\n")
         predict(task_config("predict", tmp_path, f"ckpt_path={last}", f"input={tmp_path / 'two.csv'}"))
+
+
+def test_predict_header_option_and_non_finite_inputs(compose_config, tmp_path):
+    best, _ = trained(compose_config, tmp_path, "caf", "trainer.max_epochs=1")
+    numbers = ",".join(str(i) for i in range(557))
+    (tmp_path / "numbered.csv").write_text(numbers + "\n" + ",".join(["1.5"] * 557) + "\n")
+    out = tmp_path / "p.csv"
+    predict(task_config("predict", tmp_path, f"ckpt_path={best}", f"input={tmp_path / 'numbered.csv'}",
+                        f"output={out}", "header=true"))  # fmt: skip
+    assert len(out.read_text().splitlines()) == 2  # the header of numbers is not a cell
+    (tmp_path / "negative.csv").write_text(",".join(["-3"] * 557) + "\n")
+    with pytest.raises(ValueError, match="row 1, feature 1 is not a finite number after preprocessing"):
+        predict(task_config("predict", tmp_path, f"ckpt_path={best}", f"input={tmp_path / 'negative.csv'}"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from litlab.checkpoint_io import AtomicCheckpointIO, load_checkpoint
 from litlab.resolvers import REPO_ROOT, run_dir
@@ -32,8 +33,7 @@ RUN = [
 def test_run_dir_is_new_unless_resuming(tmp_path):
     runs = tmp_path / "runs"
     assert run_dir(None, str(runs), "2026-01-01_00-00-00") == f"{runs}/2026-01-01_00-00-00"
-    with pytest.raises(ValueError, match="ckpt_path=last: no earlier run with a checkpoints/last.ckpt under"):
-        run_dir("last", str(runs), "now")
+    assert run_dir("last", str(runs), "now") == f"{runs}/now"  # train() then says there is none
     for name, age in (("old", 100), ("new", 0)):
         last = runs / name / "checkpoints" / "last.ckpt"
         last.parent.mkdir(parents=True)
@@ -45,7 +45,7 @@ def test_run_dir_is_new_unless_resuming(tmp_path):
 
 
 def test_last_without_a_checkpoint_in_the_run_dir_is_refused(compose_config):
-    with pytest.raises(ValueError, match=r"ckpt_path=last: .*last.ckpt does not exist"):
+    with pytest.raises(ValueError, match=r"ckpt_path=last: no earlier run of task_name=diabetes has a"):
         train(compose_config("experiment=diabetes", "ckpt_path=last"))
 
 
@@ -66,8 +66,38 @@ def test_a_checkpoint_of_another_experiment_is_refused(compose_config, tmp_path)
     other = compose_config(
         "experiment=diabetes", f"ckpt_path={tmp_path / 'bc' / 'checkpoints' / 'last.ckpt'}"
     )
-    with pytest.raises(ValueError, match="belongs to another experiment.*experiment=breast_cancer"):
+    with pytest.raises(ValueError, match="another config: .*resume it with experiment=breast_cancer"):
         train(other)
+
+
+def test_a_resume_must_keep_data_model_seed_and_may_change_the_rest(compose_config, tmp_path):
+    first = tmp_path / "first"
+    train(compose_config("experiment=diabetes", "trainer.max_epochs=2", "seed=1", run_dir=first))
+    last = f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}"
+    with pytest.raises(ValueError, match=r"seed: checkpoint 1, this run 2.*resume with the values it was"):
+        train(compose_config("experiment=diabetes", "seed=2", "model.optimizer.lr=0.5", last, run_dir=first))
+    with pytest.raises(ValueError, match=r"already finished epoch 2 of trainer.max_epochs=2"):
+        train(compose_config("experiment=diabetes", "seed=1", "trainer.max_epochs=2", last, run_dir=first))
+    train(compose_config("experiment=diabetes", "seed=1", "trainer.max_epochs=3", last, run_dir=first))
+    assert load_checkpoint(first / "checkpoints" / "last.ckpt")["epoch"] == 2
+
+
+def test_a_moved_run_keeps_its_best_checkpoint(compose_config, tmp_path):
+    # Maximising the loss makes epoch 0 the best; after the move the resumed run must still test it.
+    common = ["experiment=diabetes", "callbacks.early_stopping=null", "monitor.mode=max", "seed=1"]
+    train(compose_config(*common, "trainer.max_epochs=3", run_dir=tmp_path / "a"))
+    (tmp_path / "a").rename(tmp_path / "b")
+    moved = f"ckpt_path={tmp_path / 'b' / 'checkpoints' / 'last.ckpt'}"
+    train(compose_config(*common, "trainer.max_epochs=5", moved, run_dir=tmp_path / "b"))
+    assert [p.name for p in (tmp_path / "b" / "checkpoints").glob("epoch_*.ckpt")] == ["epoch_000.ckpt"]
+
+
+def test_unseeded_runs_record_the_seed_they_drew(compose_config, tmp_path):
+    train(compose_config("experiment=diabetes", "seed=null", "trainer.max_epochs=1"))
+    seed = OmegaConf.load(tmp_path / "run" / "config.yaml").seed
+    assert isinstance(seed, int)
+    checkpoint = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert checkpoint["litlab_config"]["seed"] == seed == checkpoint["litlab_config"]["data"]["seed"]
 
 
 def run_command(data_dir: Path, run: Path, *extra: str) -> list[str]:
@@ -83,7 +113,7 @@ def last_epoch(run: Path) -> int:
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path, data_dir):
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    whole, killed = tmp_path / "whole", tmp_path / "logs" / "diabetes" / "runs" / "killed"
     subprocess.run(run_command(data_dir, whole), cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
 
     process = subprocess.Popen(
@@ -106,9 +136,7 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path, d
         f"paths.data_dir={data_dir}",
         f"paths.log_dir={tmp_path / 'logs'}",
     ]
-    latest = tmp_path / "logs" / "diabetes" / "runs" / "killed"
-    latest.parent.mkdir(parents=True)
-    killed.rename(latest)
+    latest = killed
     subprocess.run([*resume, "ckpt_path=last"], cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
     assert json.loads((latest / "metrics.json").read_text()) == json.loads(
         (whole / "metrics.json").read_text()

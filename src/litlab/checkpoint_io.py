@@ -49,7 +49,8 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"checkpoint {path} does not exist; give the path of a .ckpt file or ckpt_path=last"
+            f"checkpoint {path} does not exist; give the path of a .ckpt file, such as a run's "
+            "checkpoints/last.ckpt or checkpoints/epoch_NNN.ckpt"
         )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=weights_only, mmap=mmap)

@@ -29,11 +29,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     from litlab.from_checkpoint import rebuild
 
     lightning_logs_through_hydra()
-    _, datamodule, model, _ = rebuild(cfg.ckpt_path, cfg.get("data_dir"))
+    config, datamodule, model, _ = rebuild(cfg.ckpt_path, cfg.get("data_dir"))
     report = ClassificationReport()
     run_dir = Path(cfg.paths.output_dir)
+    # The training run's numeric precision (bf16-mixed on a GPU) unless eval.yaml's trainer sets one.
+    settings = {"precision": config.trainer.get("precision", "32-true"), **cfg.trainer}
     trainer = L.Trainer(
-        **cfg.trainer, logger=False, callbacks=[report], default_root_dir=run_dir, enable_checkpointing=False
+        **settings, logger=False, callbacks=[report], default_root_dir=run_dir, enable_checkpointing=False
     )
     # The weights and fitted preprocessing are already in place: no ckpt_path for Lightning to restore.
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]

@@ -30,7 +30,15 @@ def predict(cfg: DictConfig) -> Path:
     from litlab.from_checkpoint import rebuild
 
     _, datamodule, model, _ = rebuild(cfg.ckpt_path)
-    inputs = datamodule.preprocess(read_inputs(cfg.input))
+    inputs = datamodule.preprocess(read_inputs(cfg.input, header=cfg.get("header")))
+    bad = (~torch.isfinite(inputs)).nonzero()
+    if len(bad):
+        row, column = bad[0].tolist()[:2]
+        raise ValueError(
+            f"{cfg.input}: row {row + 1}, feature {column + 1} is not a finite number after preprocessing "
+            "(for example a negative expression value under a log transform, or inf); give raw values as "
+            "in the training data files, not already transformed or standardised ones"
+        )
     with torch.inference_mode():
         batches = (inputs[i : i + cfg.batch_size] for i in range(0, len(inputs), cfg.batch_size))
         outputs = torch.cat([model.predict_step(batch, 0) for batch in batches])

@@ -29,15 +29,10 @@ def numel(shape: list[int]) -> int:
     return math.prod(shape)
 
 
-def latest_run(runs_dir: str | Path) -> Path:
-    """The run under `runs_dir` whose checkpoints/last.ckpt was written last."""
+def latest_run(runs_dir: str | Path) -> Path | None:
+    """The run under `runs_dir` whose checkpoints/last.ckpt was written last; None when there is none."""
     candidates = list(Path(runs_dir).glob("*/checkpoints/last.ckpt"))
-    if not candidates:
-        raise ValueError(
-            f"ckpt_path=last: no earlier run with a checkpoints/last.ckpt under {runs_dir}; train this "
-            "experiment first, or give the checkpoint file itself: ckpt_path=/path/to/last.ckpt"
-        )
-    return max(candidates, key=lambda p: p.stat().st_mtime).parent.parent
+    return max(candidates, key=lambda p: p.stat().st_mtime).parent.parent if candidates else None
 
 
 def run_dir(ckpt_path: str | None, runs_dir: str, timestamp: str) -> str:
@@ -46,8 +41,10 @@ def run_dir(ckpt_path: str | None, runs_dir: str, timestamp: str) -> str:
     if not ckpt_path:
         return f"{runs_dir}/{timestamp}"
     if ckpt_path == "last":
-        return str(latest_run(runs_dir))
-    path = Path(ckpt_path).resolve()
+        # No earlier run: a new folder, where the task then says clearly that there is nothing to resume
+        # (an error raised here would come out of Hydra's startup as a traceback).
+        return str(latest_run(runs_dir) or f"{runs_dir}/{timestamp}")
+    path = Path(ckpt_path).absolute()
     return str(path.parent.parent) if path.parent.name == "checkpoints" else f"{runs_dir}/{timestamp}"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,32 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
         log.info("ckpt_path=last: %s does not exist yet, starting afresh", last)
         return None
     raise ValueError(
-        f"ckpt_path=last: {last} does not exist; train first, or give the checkpoint file: "
-        "ckpt_path=/path/to.ckpt"
+        f"ckpt_path=last: no earlier run of task_name={cfg.task_name} has a checkpoints/last.ckpt under "
+        f"{Path(cfg.paths.log_dir) / cfg.task_name / 'runs'}; train this experiment first, or give the "
+        "checkpoint file: ckpt_path=/path/to/last.ckpt"
     )
+
+
+def draw_seed_if_unseeded(cfg: DictConfig) -> None:
+    """`seed: null` draws a seed once and writes it into the config, so the split, the checkpoints,
+    config.yaml and eval.py all know it; the ranks a DDP launcher starts take rank 0's draw."""
+    if cfg.get("seed") is not None:  # seed 0 is a seed
+        return
+    inherited = os.environ.get("PL_GLOBAL_SEED") if "LOCAL_RANK" in os.environ else None
+    seed = int(inherited) if inherited else random.randrange(2**31)
+    OmegaConf.update(cfg, "seed", seed, force_add=True)
+    log.info("seed=null: drew seed %d (it is in config.yaml and the checkpoints)", seed)
+
+
+def check_not_finished(checkpoint: dict, cfg: DictConfig) -> None:
+    """Resuming a run that already reached trainer.max_epochs would train nothing and rewrite its results."""
+    max_epochs = cfg.trainer.get("max_epochs")
+    if max_epochs is not None and max_epochs >= 0 and checkpoint.get("epoch", -1) + 1 >= max_epochs:
+        raise ValueError(
+            f"the checkpoint already finished epoch {checkpoint['epoch'] + 1} of trainer.max_epochs="
+            f"{max_epochs}: nothing is left to train. To train longer, raise it, e.g. "
+            f"trainer.max_epochs={2 * max_epochs}"
+        )
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -95,15 +119,17 @@ def train(cfg: DictConfig) -> float | None:
     threads = thread_count(cfg)
     if threads:
         torch.set_num_threads(threads)
-    if cfg.get("seed") is not None:  # seed 0 is a seed
-        L.seed_everything(cfg.seed, workers=True)
+    draw_seed_if_unseeded(cfg)
+    L.seed_everything(cfg.seed, workers=True)
     from litlab.callbacks.run_state import RunState, check_same_experiment
     from litlab.checkpoint_io import load_checkpoint
 
     config = OmegaConf.to_container(cfg, resolve=True)
     ckpt_path = resume_checkpoint(cfg)
     if ckpt_path:  # before any weights are loaded: a clear error instead of a state_dict mismatch
-        check_same_experiment(load_checkpoint(ckpt_path, mmap=True).get("litlab_config"), config)
+        checkpoint = load_checkpoint(ckpt_path, mmap=True)
+        check_same_experiment(checkpoint.get("litlab_config"), config)
+        check_not_finished(checkpoint, cfg)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
     loggers = instantiate_each(cfg.get("logger"))

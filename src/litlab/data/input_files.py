@@ -14,14 +14,15 @@ from litlab.data.mnist_files import read_idx
 FORMATS = "a .csv / .csv.gz of feature rows (header optional), a .npy array, or an IDX file (*-ubyte[.gz])"
 
 
-def read_inputs(path: str | Path) -> np.ndarray:
-    """The samples in `path`, one per row (tables) or per leading index (images), as stored."""
+def read_inputs(path: str | Path, header: bool | None = None) -> np.ndarray:
+    """The samples in `path`, one per row (tables) or per leading index (images), as stored. A CSV's
+    first line is a header if `header`, or when None if none of its cells is a number."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"input {path} does not exist; give {FORMATS}")
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
-        return read_csv_table(path, header=has_header(path)).values
+        return read_csv_table(path, header=has_header(path) if header is None else header).values
     if name.endswith(".npy"):
         try:
             return np.load(path, allow_pickle=False)
