@@ -28,7 +28,7 @@ def bare_lightning_module(net: torch.nn.Module, optimizer, loss_fn) -> L.Lightni
 
         def training_step(self, batch, batch_idx):
             x, y = batch
-            return loss_fn(self.net(x), y.float())  # binary targets, as in the plain loop
+            return loss_fn(self.net(x), y)
 
         def configure_optimizers(self):
             return optimizer(self.parameters())

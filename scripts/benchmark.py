@@ -27,7 +27,7 @@ from pathlib import Path
 import benchmark_input_pipeline as pipeline
 import plain_loops
 import torch
-from bare_lightning import bare_lightning_module
+from bare_lightning import ShuffledBatches, bare_lightning_module
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -51,14 +51,22 @@ def lightning_fit(build: Callable[[], tuple], **limits) -> float:
     """Seconds of Trainer.fit on a fresh model, without validation, logging or checkpoints."""
     import lightning as L
 
-    model, datamodule = build()
+    model, data = build()  # a LightningDataModule, or an iterable of training batches
     trainer = L.Trainer(
         accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0, **limits,
     )  # fmt: skip
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule)
+    if isinstance(data, L.LightningDataModule):
+        trainer.fit(model, datamodule=data)
+    else:
+        trainer.fit(model, train_dataloaders=data)
     return time.perf_counter() - start
+
+
+def binary_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """plain_loops.binary_loss on a DataModule's integer labels."""
+    return plain_loops.binary_loss(out, y.float())
 
 
 def plain_fit(build: Callable[[], tuple], x, y, batch_size: int, steps: int) -> float:
@@ -136,7 +144,7 @@ def main() -> None:
             return net, adam(net.parameters()), plain_loops.binary_loss
 
         def bare() -> tuple:
-            return bare_lightning_module(plain_loops.diabetes_net(), adam, plain_loops.binary_loss), dm
+            return bare_lightning_module(plain_loops.diabetes_net(), adam, binary_loss), dm
 
         steps = 20 if quick else 400
         bs = batch_size or len(y)
@@ -165,6 +173,11 @@ def main() -> None:
         net = plain_loops.mnist_net()
         return net, torch.optim.Adam(net.parameters(), lr=1e-3), torch.nn.functional.cross_entropy
 
+    def mnist_bare() -> tuple:
+        adam = partial(torch.optim.Adam, lr=1e-3)
+        module = bare_lightning_module(plain_loops.mnist_net(), adam, torch.nn.functional.cross_entropy)
+        return module, ShuffledBatches(mx_float, my, 128, seed=1)  # the plain loop's preloaded tensors
+
     steps = 5 if quick else 200
     r = interleaved(
         repeats,
@@ -176,14 +189,20 @@ def main() -> None:
     epoch_steps = len(mnist.train_dataloader())
     if quick:
         epoch = functools.partial(lightning_fit, mnist_ours, max_epochs=1)
-        r = {"litlab": [epoch()], "plain": [plain_fit(mnist_plain, mx_float, my, 128, epoch_steps)]}
+        r = {
+            "litlab": [epoch()],
+            "bare": [lightning_fit(mnist_bare, max_epochs=1)],
+            "plain": [plain_fit(mnist_plain, mx_float, my, 128, epoch_steps)],
+        }
     else:
         r = interleaved(
             repeats,
             litlab=lambda: per_unit(lambda n: lightning_fit(mnist_ours, max_epochs=n), 1),
+            bare=lambda: per_unit(lambda n: lightning_fit(mnist_bare, max_epochs=n), 1),
             plain=lambda: per_unit(lambda n: plain_fit(mnist_plain, mx_float, my, 128, n * epoch_steps), 1),
         )
     report.add(f"MNIST MLP epoch ({epoch_steps} steps)", r["litlab"], r["plain"], "s", "<= 1.10x")
+    report.add("  floor: bare Lightning MNIST MLP epoch", r["bare"], r["plain"], "s", "")
 
     # Input pipeline: normalised training batches on the CPU.
     mnist.trainer = type("Fit", (), {"training": True})()
