@@ -9,9 +9,7 @@ against it: the import of lightning and the Trainer's per-step machinery.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import time
 
 import lightning as L
 import plain_loops
@@ -64,28 +62,10 @@ def diabetes_run(seed: int, epochs: int, batch_size: int = 32) -> float:
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
     )  # fmt: skip
     trainer.fit(model, train_dataloaders=ShuffledBatches(x, y, batch_size, seed))
-    model.net.eval()
-    with torch.no_grad():
-        return ((model.net(x_test).squeeze(1) > 0).float() == y_test).float().mean().item()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("task", choices=["diabetes"])
-    parser.add_argument(
-        "--runs", type=int, default=1, help="runs in this one process, seeds seed..seed+runs-1"
-    )
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    start = time.perf_counter()
-    accuracies = [diabetes_run(args.seed + run, args.epochs) for run in range(args.runs)]
-    print(f"test accuracy {[round(a, 4) for a in accuracies]} in {time.perf_counter() - start:.2f} s")
+    return plain_loops.test_accuracy(model.net, x_test, y_test)
 
 
 if __name__ == "__main__":
-    main()
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    plain_loops.command_line(__doc__, diabetes_run)

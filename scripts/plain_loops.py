@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -74,14 +75,20 @@ def diabetes_run(seed: int, epochs: int, batch_size: int = 32) -> float:
     optimizer = torch.optim.Adam(net.parameters(), lr=0.03, weight_decay=0.001)
     steps = epochs * -(-len(y) // batch_size)
     train_steps(net, optimizer, binary_loss, x, y, batch_size, steps, seed)
+    return test_accuracy(net, x_test, y_test)
+
+
+def test_accuracy(net: nn.Module, x_test: torch.Tensor, y_test: torch.Tensor) -> float:
+    """Accuracy of a one-logit net on the test tensors."""
     net.eval()
     with torch.no_grad():
         return ((net(x_test).squeeze(1) > 0).float() == y_test).float().mean().item()
 
 
-def main() -> None:
+def command_line(description: str, run: Callable[[int, int], float]) -> None:
+    """`<script> diabetes [--runs N] [--epochs E] [--seed S]`: N runs of `run(seed, epochs)`, timed."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("task", choices=["diabetes"])
     parser.add_argument(
@@ -91,9 +98,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     start = time.perf_counter()
-    accuracies = [diabetes_run(args.seed + run, args.epochs) for run in range(args.runs)]
+    accuracies = [run(args.seed + offset, args.epochs) for offset in range(args.runs)]
     print(f"test accuracy {[round(a, 4) for a in accuracies]} in {time.perf_counter() - start:.2f} s")
 
 
 if __name__ == "__main__":
-    main()
+    command_line(__doc__, diabetes_run)
