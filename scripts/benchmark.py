@@ -129,9 +129,7 @@ def main() -> None:
 
     # Per-optimizer-step time on the same training tensors.
     def diabetes_sides(batch_size: int | None) -> dict[str, Callable[[], float]]:
-        dm = DiabetesDataModule(
-            data_dir=data_dir, num_features=8, num_classes=2, batch_size=batch_size, seed=1
-        )
+        dm = DiabetesDataModule(data_dir=data_dir, batch_size=batch_size, seed=1)
         dm.setup()
         x, y = dm.splits["train"]
         adam = partial(torch.optim.Adam, lr=0.03, weight_decay=0.001)

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from litlab.data import MNISTDataModule
-from litlab.resolvers import REPO_ROOT
+from litlab.runtime.resolvers import REPO_ROOT
 
 
 def litlab_epoch(dm: MNISTDataModule) -> int:

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from data_files import write_caf, write_cifar, write_diabetes, write_mnist
-from hydra import compose, initialize_config_dir
+import yaml
+from helpers import compose_config as compose
+from hydra.utils import get_object
 from omegaconf import DictConfig
 
-from litlab.resolvers import REPO_ROOT
+from litlab.runtime.resolvers import REPO_ROOT
+from litlab.train import setup_data
 
 SLOW_REASON = "slow: runs with --run-slow, `make test-all` or LITLAB_RUN_SLOW=1 (CI sets it)"
 
@@ -38,14 +40,23 @@ def real_data_dir() -> Path:
     pytest.skip("real data not found: set LITLAB_DATA_DIR to a folder with diabetes/, caf/, MNIST/")
 
 
+def data_modules() -> list[type]:
+    """The data module classes that conf/data/*.yaml name by `_target_`."""
+    targets = {
+        yaml.safe_load(p.read_text())["_target_"] for p in (REPO_ROOT / "conf" / "data").glob("*.yaml")
+    }
+    return [get_object(target) for target in sorted(targets)]
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    """A data folder with small files of every data set, in the real formats."""
+    """A data folder with small files, in the real formats, of every data set of conf/data/ that reads
+    files: each data module that has `write_example_files` writes its own."""
     folder = tmp_path / "data"
-    write_diabetes(folder)
-    write_caf(folder)
-    write_mnist(folder / "MNIST" / "raw", n_train=120, n_test=30)
-    write_cifar(folder, n=24)
+    for module in data_modules():
+        write = getattr(module, "write_example_files", None)
+        if write is not None:
+            write(folder)
     return folder
 
 
@@ -54,15 +65,24 @@ def compose_config(tmp_path: Path, data_dir: Path) -> Callable[..., DictConfig]:
     """Compose conf/train.yaml with overrides; outputs and data under tmp_path."""
 
     def _compose(*overrides: str, run_dir: Path | None = None) -> DictConfig:
-        with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-            return compose(
-                config_name="train",
-                overrides=[
-                    f"paths.data_dir={data_dir}",
-                    f"paths.log_dir={tmp_path / 'logs'}",
-                    f"paths.output_dir={run_dir or tmp_path / 'run'}",
-                    *overrides,
-                ],
-            )
+        return compose(
+            "train",
+            f"paths.data_dir={data_dir}",
+            f"paths.log_dir={tmp_path / 'logs'}",
+            f"paths.output_dir={run_dir or tmp_path / 'run'}",
+            *overrides,
+        )
 
     return _compose
+
+
+@pytest.fixture
+def sized_by_data() -> Callable[[DictConfig], DictConfig]:
+    """Fill a composed config's `from_data` from its data module, as the training task does before it
+    builds the model."""
+
+    def _sized(cfg: DictConfig) -> DictConfig:
+        setup_data(cfg)
+        return cfg
+
+    return _sized

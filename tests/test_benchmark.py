@@ -8,8 +8,8 @@ import sys
 
 from omegaconf import OmegaConf
 
-from litlab.resolvers import REPO_ROOT
-from litlab.threads import thread_count
+from litlab.runtime.resolvers import REPO_ROOT
+from litlab.runtime.threads import thread_count
 
 
 def test_benchmark_quick_prints_every_row(data_dir):
@@ -30,8 +30,8 @@ def test_benchmark_quick_prints_every_row(data_dir):
 
 
 def test_threads_are_shared_between_parallel_jobs(monkeypatch):
-    monkeypatch.setattr("litlab.threads.available_cores", lambda: 8)
+    monkeypatch.setattr("litlab.runtime.threads.available_cores", lambda: 8)
     assert thread_count(OmegaConf.create({"threads": None})) is None  # alone: torch's own default
     assert thread_count(OmegaConf.create({"threads": 3})) == 3
-    monkeypatch.setattr("litlab.threads.parallel_jobs", lambda: 4)
+    monkeypatch.setattr("litlab.runtime.threads.parallel_jobs", lambda: 4)
     assert thread_count(OmegaConf.create({"threads": None})) == 2

@@ -8,12 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_files import write_caf, write_diabetes
+import torch
 
 from litlab.data import BreastCancerDataModule, CAFDataModule, DiabetesDataModule
 
-DIABETES = {"num_features": 8, "num_classes": 2}
-CAF = {"num_features": 557, "num_classes": 4}
+
+def write_diabetes(data_dir: Path, rows: int = 120) -> Path:
+    """The data module's example table under `data_dir`; its path."""
+    DiabetesDataModule.write_example_files(data_dir, rows=rows)
+    return DiabetesDataModule.file(data_dir)
+
+
+def write_caf(data_dir: Path, cells: int) -> Path:
+    """The data module's example pair under `data_dir`; their folder."""
+    CAFDataModule.write_example_files(data_dir, cells=cells)
+    return data_dir / "caf"
 
 
 def rewrite_line(path: Path, line: int, text: str) -> None:
@@ -27,7 +36,7 @@ def rewrite_line(path: Path, line: int, text: str) -> None:
 
 def test_diabetes_loads_features_and_labels(tmp_path):
     write_diabetes(tmp_path, rows=50)
-    dm = DiabetesDataModule(data_dir=str(tmp_path), **DIABETES)
+    dm = DiabetesDataModule(data_dir=str(tmp_path))
     x, y = dm.load()
     assert x.shape == (50, 8) and y.shape == (50,)
     assert set(np.unique(y)) <= {0, 1} and y.dtype == np.int64
@@ -35,7 +44,7 @@ def test_diabetes_loads_features_and_labels(tmp_path):
 
 def test_missing_file_without_network_names_path_and_url(tmp_path, monkeypatch):
     monkeypatch.setattr(DiabetesDataModule, "URL", (tmp_path / "offline" / "diabetes.csv.gz").as_uri())
-    dm = DiabetesDataModule(data_dir=str(tmp_path / "data"), **DIABETES)
+    dm = DiabetesDataModule(data_dir=str(tmp_path / "data"))
     with pytest.raises(FileNotFoundError) as err:
         dm.prepare_data()
     message = str(err.value)
@@ -47,7 +56,7 @@ def test_download_is_verified_and_atomic(tmp_path, monkeypatch):
     source = write_diabetes(tmp_path / "mirror")
     monkeypatch.setattr(DiabetesDataModule, "URL", source.as_uri())
     monkeypatch.setattr(DiabetesDataModule, "SHA256", hashlib.sha256(source.read_bytes()).hexdigest())
-    dm = DiabetesDataModule(data_dir=str(tmp_path / "data"), **DIABETES)
+    dm = DiabetesDataModule(data_dir=str(tmp_path / "data"))
     dm.prepare_data()
     assert dm.path.read_bytes() == source.read_bytes()
     assert [p.name for p in dm.path.parent.iterdir()] == ["diabetes.csv.gz"]
@@ -57,7 +66,7 @@ def test_checksum_mismatch_writes_nothing(tmp_path, monkeypatch):
     source = write_diabetes(tmp_path / "mirror")
     monkeypatch.setattr(DiabetesDataModule, "URL", source.as_uri())
     monkeypatch.setattr(DiabetesDataModule, "SHA256", "0" * 64)
-    dm = DiabetesDataModule(data_dir=str(tmp_path / "data"), **DIABETES)
+    dm = DiabetesDataModule(data_dir=str(tmp_path / "data"))
     with pytest.raises(ValueError, match="checksum mismatch.*expected 0000") as err:
         dm.prepare_data()
     assert hashlib.sha256(source.read_bytes()).hexdigest() in str(err.value)
@@ -85,28 +94,75 @@ def test_bad_diabetes_rows_are_pinpointed(tmp_path, line, match):
     path = write_diabetes(tmp_path)
     rewrite_line(path, 7, line)
     with pytest.raises(ValueError, match=match) as err:
-        DiabetesDataModule(data_dir=str(tmp_path), **DIABETES).load()
+        DiabetesDataModule(data_dir=str(tmp_path)).load()
     assert str(path) in str(err.value)
 
 
-def test_feature_count_is_checked_against_the_config(tmp_path):
-    write_diabetes(tmp_path)
-    dm = DiabetesDataModule(data_dir=str(tmp_path), num_features=7, num_classes=2)
-    with pytest.raises(ValueError, match=r"features of shape \(8,\), but data.num_features is 7"):
-        dm.setup()
+def test_sizes_and_names_come_from_the_data(tmp_path):
+    write_diabetes(tmp_path, rows=60)
+    diabetes = DiabetesDataModule(data_dir=str(tmp_path))
+    diabetes.setup()
+    assert diabetes.describe() == {
+        "input_shape": [8], "num_features": 8, "num_classes": 2, "class_names": ["0", "1"],
+        "feature_names": [], "num_targets": None,
+    }  # fmt: skip
+    cancer = BreastCancerDataModule()
+    cancer.setup()
+    described = cancer.describe()
+    assert described["num_features"] == 30 and described["class_names"] == ["malignant", "benign"]
+    assert described["feature_names"][:2] == ["mean radius", "mean texture"]
+    assert len(described["feature_names"]) == 30 and described["num_targets"] is None
+    with pytest.raises(RuntimeError, match=r"not described yet; call prepare_data\(\) and setup\(\)"):
+        BreastCancerDataModule().describe()
 
 
-def test_labels_outside_num_classes_are_refused():
-    dm = BreastCancerDataModule(num_features=30, num_classes=2)
+@pytest.mark.parametrize(
+    ("labels", "seen"),
+    [(lambda y: np.where(y == 1, 3, y), r"\[0, 3\]"), (lambda y: y + 1, r"\[1, 2\]")],
+    ids=["a-gap", "from-one"],
+)
+def test_labels_must_be_0_to_k_minus_1(labels, seen):
+    dm = BreastCancerDataModule()
     x, y = dm.load()
-    dm.load = lambda: (x, np.where(y == 1, 3, y))
-    with pytest.raises(ValueError, match=r"labels \[3\] lie outside 0..1.*data.num_classes"):
+    dm.load = lambda: (x, labels(y))
+    with pytest.raises(ValueError, match=rf"labels must be the integers 0..1 .*labels seen are {seen}"):
         dm.setup()
+
+
+def test_undeclared_classes_are_counted_from_the_labels(tmp_path):
+    write_diabetes(tmp_path)
+    dm = DiabetesDataModule(data_dir=str(tmp_path))
+    x, y = dm.load()
+    dm.load = lambda: (x, np.arange(len(y)) % 3)
+    dm.setup()
+    assert dm.describe()["num_classes"] == 3 and dm.describe()["class_names"] == ["0", "1", "2"]
+    dm = DiabetesDataModule(data_dir=str(tmp_path))
+    dm.load = lambda: (x, np.where(y == 1, 2, 0))
+    with pytest.raises(ValueError, match=r"0..2, every class present, but the labels seen are \[0, 2\]"):
+        dm.setup()
+
+
+def test_fitted_state_round_trips_and_an_old_state_is_refused(tmp_path):
+    folder = write_caf(tmp_path, cells=40)
+    trained = CAFDataModule(data_dir=str(tmp_path))
+    trained.setup()
+    state = trained.state_dict()
+    fresh = CAFDataModule(data_dir=str(folder / "nowhere"))  # no data: all from the state
+    fresh.load_state_dict(state)
+    assert fresh.describe() == trained.describe()
+    assert fresh.describe()["class_names"] == ["vCAF", "mCAF", "cCAF", "dCAF"]
+    assert fresh.describe()["feature_names"][:2] == ["Gene0", "Gene1"]
+    raw = np.full((2, 557), 3.0)
+    assert torch.equal(fresh.preprocess(raw), trained.preprocess(raw))
+    with pytest.raises(
+        ValueError, match=r"lacks the data module's fitted state .*no input_shape.*Train again"
+    ):
+        CAFDataModule(data_dir=str(tmp_path)).load_state_dict({"mean": state["mean"], "std": state["std"]})
 
 
 def test_caf_joins_labels_by_cell_id(tmp_path):
     folder = write_caf(tmp_path, cells=40)
-    dm = CAFDataModule(data_dir=str(tmp_path), **CAF)
+    dm = CAFDataModule(data_dir=str(tmp_path))
     raw, y = dm.load()
     x = dm.transform(raw)
     assert x.shape == (40, 557) and sorted(set(y.tolist())) == [0, 1, 2, 3]
@@ -117,7 +173,7 @@ def test_caf_joins_labels_by_cell_id(tmp_path):
 
 
 def test_caf_missing_files_say_what_to_place_where(tmp_path):
-    dm = CAFDataModule(data_dir=str(tmp_path), **CAF)
+    dm = CAFDataModule(data_dir=str(tmp_path))
     with pytest.raises(FileNotFoundError) as err:
         dm.prepare_data()
     message = str(err.value)
@@ -130,7 +186,7 @@ def test_caf_cell_ids_must_match(tmp_path):
     labels = folder / "CAF_cluster.csv"
     labels.write_text(labels.read_text().replace("SS2_15_0048_A0", "SS2_99_XXXX_A0"))
     with pytest.raises(ValueError, match=r"cell ids do not match.*SS2_15_0048_A0.*SS2_99_XXXX_A0"):
-        CAFDataModule(data_dir=str(tmp_path), **CAF).load()
+        CAFDataModule(data_dir=str(tmp_path)).load()
 
 
 def replace_cell(path: Path, line: int, column: int, value: str) -> None:
@@ -146,11 +202,11 @@ def test_caf_cluster_outside_1_to_4(tmp_path):
     folder = write_caf(tmp_path, cells=40)
     replace_cell(folder / "CAF_cluster.csv", line=3, column=2, value="7")
     with pytest.raises(ValueError, match=r"clusters \[7\] lie outside 1..4"):
-        CAFDataModule(data_dir=str(tmp_path), **CAF).load()
+        CAFDataModule(data_dir=str(tmp_path)).load()
 
 
 def test_caf_non_numeric_expression(tmp_path):
     folder = write_caf(tmp_path, cells=40)
     replace_cell(folder / "CAF_RPKM_716x557.csv", line=5, column=10, value="n/a")
     with pytest.raises(ValueError, match=r"line 6, column 11 is 'n/a', not a number"):
-        CAFDataModule(data_dir=str(tmp_path), **CAF).load()
+        CAFDataModule(data_dir=str(tmp_path)).load()

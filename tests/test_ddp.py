@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
+from helpers import run_cli
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from litlab.checkpoint_io import load_checkpoint
-from litlab.resolvers import REPO_ROOT
+from litlab.checkpoints.io import load_checkpoint
 
 DDP = ["experiment=diabetes", "trainer=ddp_sim", "trainer.max_epochs=3", "callbacks.early_stopping=null"]
 
 
-def run(args: list[str]) -> None:
-    done = subprocess.run([sys.executable, "train.py", *args], cwd=REPO_ROOT, capture_output=True, text=True)
+def run(data_dir: Path, *args: str) -> None:
+    done = run_cli("train.py", *args, data_dir=data_dir, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
 @pytest.mark.slow
 def test_ddp_sim_trains_in_one_folder_with_the_data_split_between_ranks(tmp_path, data_dir):
-    run([*DDP, f"paths.data_dir={data_dir}", f"paths.log_dir={tmp_path}", "seed=1"])
+    run(data_dir, *DDP, f"paths.log_dir={tmp_path}", "seed=1")
     (folder,) = (tmp_path / "diabetes" / "runs").iterdir()  # rank 1 made no folder of its own
     metrics = json.loads((folder / "metrics.json").read_text())
     assert 0 <= metrics["test/acc"] <= 1
@@ -41,9 +40,20 @@ def test_ddp_sim_trains_in_one_folder_with_the_data_split_between_ranks(tmp_path
 
 @pytest.mark.slow
 def test_ddp_sim_in_a_sweep_keeps_each_job_in_its_folder(tmp_path, data_dir):
-    run(["-m", *DDP, "seed=1,2", f"paths.data_dir={data_dir}", f"paths.log_dir={tmp_path}"])
+    run(data_dir, "-m", *DDP, "seed=1,2", f"paths.log_dir={tmp_path}")
     assert not (tmp_path / "diabetes" / "runs").exists()
     (sweep,) = (tmp_path / "diabetes" / "multiruns").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     assert jobs == ["0", "1"]
     assert all((sweep / job / "metrics.json").exists() for job in jobs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_a_rank_without_test_samples_joins_the_metric_sync(num_classes):
+    """One test sample, two processes: rank 0 has none, and must still reach every collective."""
+    done = run_cli("tests/ddp_empty_rank.py", str(num_classes), check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("METRICS ")]
+    metrics = json.loads(line.removeprefix("METRICS "))
+    assert math.isfinite(metrics["test/loss"]) and {"test/acc", "test/auroc"} <= set(metrics)

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from helpers import compose_config, run_cli
 
+from litlab.checkpoints.rebuild import rebuild
 from litlab.data.splits import stratified_split
 from litlab.evaluate import evaluate
-from litlab.from_checkpoint import rebuild
 from litlab.predict import predict
-from litlab.resolvers import REPO_ROOT
 from litlab.train import train
 
 
 def task_config(name: str, tmp_path: Path, *overrides: str):
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        return compose(
-            config_name=name,
-            overrides=[
-                f"paths.log_dir={tmp_path / 'logs'}",
-                f"paths.output_dir={tmp_path / name}",
-                *overrides,
-            ],
-        )
+    """conf/<name>.yaml (eval, predict) composed with outputs under tmp_path."""
+    return compose_config(
+        name, f"paths.log_dir={tmp_path / 'logs'}", f"paths.output_dir={tmp_path / name}", *overrides
+    )
 
 
 def trained(compose_config, tmp_path: Path, experiment: str, *overrides: str) -> tuple[Path, dict]:
@@ -82,11 +74,21 @@ def test_predict_on_raw_rows_matches_the_test_set(compose_config, tmp_path, expe
     assert len(lines) == len(rows) + 1 and lines[0].startswith("row,class,p_")
     probs = np.array([[float(v) for v in line.split(",")[2:]] for line in lines[1:]])
     expected = expected.numpy()
-    if expected.ndim == 1:
-        expected = np.stack([1 - expected, expected], axis=1)
     np.testing.assert_allclose(probs, expected, atol=2e-5)
-    names = getattr(datamodule, "class_names", ()) or ["0", "1"]
+    names = datamodule.describe()["class_names"]
+    assert lines[0] == "row,class," + ",".join(f"p_{name}" for name in names)
     assert [line.split(",")[1] for line in lines[1:]] == [names[i] for i in expected.argmax(axis=1)]
+
+
+def test_predict_names_the_cifar_classes_from_the_checkpoint_alone(compose_config, tmp_path, data_dir):
+    best, _ = trained(compose_config, tmp_path, "cifar10", "trainer.max_epochs=1", "model.net.channels=[8]")
+    images = np.random.default_rng(0).integers(0, 256, (2, 3, 32, 32), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", images)
+    (data_dir / "cifar-10-batches-py" / "batches.meta").unlink()  # nothing of the data is read
+    out = tmp_path / "p.csv"
+    predict(task_config("predict", tmp_path, f"ckpt_path={best}", f"input={tmp_path / 'images.npy'}",
+                        f"output={out}"))  # fmt: skip
+    assert out.read_text().splitlines()[0].startswith("row,class,p_airplane,p_automobile,p_bird,")
 
 
 def test_predict_images_from_npy_and_idx(compose_config, tmp_path, data_dir):
@@ -136,14 +138,13 @@ def test_entry_points_run_from_the_command_line(compose_config, tmp_path):
     rows = tmp_path / "rows.csv"
     rows.write_text("h1,h2,h3,h4,h5,h6,h7,h8\n" + "0,0,0,0,0,0,0,0\n")
     common = [f"ckpt_path={best}", f"paths.log_dir={tmp_path / 'logs'}"]
-    done = subprocess.run([sys.executable, "eval.py", *common], cwd=REPO_ROOT, capture_output=True, text=True)
+    done = run_cli("eval.py", *common, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (
         f"test/acc         {metrics['test/acc']:.4f}" in done.stdout and "Failed to classify" in done.stdout
     )
     out = tmp_path / "pred.csv"
-    command = [sys.executable, "predict.py", *common, f"input={rows}", f"output={out}"]
-    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
+    run_cli("predict.py", *common, f"input={rows}", f"output={out}")
     assert out.read_text().splitlines()[0] == "row,class,p_0,p_1"
 
 

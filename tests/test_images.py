@@ -77,13 +77,59 @@ def test_augmentation_applies_to_training_batches_only(data_dir):
     assert dm.class_names[:2] == ("airplane", "automobile")
 
 
-def test_image_shape_and_labels_are_checked(data_dir):
-    with pytest.raises(ValueError, match=r"uint8 \(1, 32, 32\) \(data.image_shape\)"):
-        mnist(data_dir, image_shape=(1, 32, 32))
-    with pytest.raises(ValueError, match=r"labels span 0..9, expected 0..4 \(data.num_classes=5\)"):
-        mnist(data_dir, num_classes=5)
+def test_image_shapes_and_labels_are_checked(data_dir):
+    dm = MNISTDataModule(data_dir=str(data_dir), val_fraction=0.1)
+    train_x, train_y, test_x, test_y = dm.load()
+    dm.load = lambda: (train_x, train_y, test_x[:, :, :27], test_y)
+    with pytest.raises(
+        ValueError, match=r"training images are \(1, 28, 28\) but test images are \(1, 27, 28\)"
+    ):
+        dm.setup()
+    dm.load = lambda: (train_x, train_y, test_x, test_y + 5)
+    with pytest.raises(ValueError, match=r"test labels \[10, 11, 12, 13, 14\] are not among .* 0..9"):
+        dm.setup()
+    dm.load = lambda: (train_x, train_y % 5 * 2, test_x, test_y)
+    with pytest.raises(ValueError, match=r"labels must be the integers 0..9 .*seen are \[0, 2, 4, 6, 8\]"):
+        dm.setup()
     with pytest.raises(ValueError, match=r"data.val_fraction must lie between 0 and 1, got 1.5"):
         MNISTDataModule(data_dir=str(data_dir), val_fraction=1.5)
+
+
+def test_images_describe_themselves_and_predict_from_the_saved_state(data_dir):
+    dm = mnist(data_dir)
+    assert dm.describe() == {
+        "input_shape": [1, 28, 28], "num_features": 784, "num_classes": 10,
+        "class_names": [str(d) for d in range(10)], "feature_names": [], "num_targets": None,
+    }  # fmt: skip
+    cifar = CIFAR10DataModule(data_dir=str(data_dir))
+    cifar.setup()
+    assert cifar.describe()["input_shape"] == [3, 32, 32]
+    assert cifar.describe()["class_names"][:2] == ["airplane", "automobile"]
+    fresh = MNISTDataModule(data_dir=str(data_dir / "nowhere"))
+    images = dm.splits["test"][0][:3]
+    with pytest.raises(
+        RuntimeError, match=r"channel statistics are not fitted yet.*setup\(\).*load_state_dict"
+    ):
+        fresh.normalize(images)
+    fresh.load_state_dict(dm.state_dict())
+    assert fresh.describe() == dm.describe()
+    assert torch.equal(fresh.preprocess(images.numpy()[:, 0]), dm.normalize(images))
+    with pytest.raises(ValueError, match=r"lacks the data module's fitted state .*no mean, std"):
+        MNISTDataModule(data_dir=str(data_dir)).load_state_dict({k: v for k, v in dm.state_dict().items()
+                                                                  if k not in ("mean", "std")})  # fmt: skip
+
+
+def test_cifar_class_names_are_known_before_loading_and_checked_on_load(data_dir):
+    import pickle
+
+    dm = CIFAR10DataModule(data_dir=str(data_dir))
+    assert dm.class_names == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                              "ship", "truck")  # fmt: skip
+    meta = data_dir / "cifar-10-batches-py" / "batches.meta"
+    names = [b"automobile", b"airplane", *(n.encode() for n in dm.class_names[2:])]
+    meta.write_bytes(pickle.dumps({b"label_names": names}, protocol=2))
+    with pytest.raises(ValueError, match=r"lists the classes \['automobile', 'airplane'.*download it again"):
+        dm.setup()
 
 
 def test_multiclass_test_run_writes_the_confusion_matrix_and_report(compose_config, tmp_path):

@@ -13,7 +13,12 @@ from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from litlab.callbacks import DataFigure
-from litlab.data import GaussianClassesDataModule, ParabolaDataModule, TableDataModule
+from litlab.data import (
+    GaussianClassesDataModule,
+    NoisyLineDataModule,
+    ParabolaDataModule,
+    TableDataModule,
+)
 from litlab.models import MLP, Regressor
 from litlab.train import train
 
@@ -68,7 +73,6 @@ def test_hours_experiments_answer_the_lectures_questions(compose_config, tmp_pat
             [
                 "experiment=flamingo_seagull",
                 "data.means=[[0.0,0.0],[6.0,0.0],[3.0,5.0]]",
-                "data.num_classes=3",
                 "data.class_names=[a,b,c]",
             ],
             "decision_regions",
@@ -138,7 +142,7 @@ def test_regressor_metrics_match_a_hand_computation():
         net.layers[-1].bias.fill_(0.5)
     model = Regressor(net, optimizer=sgd())
     # Predictions 0.5 .. 4.5, in batches of 2, 2 and 1: the epoch's numbers weigh every sample once.
-    data = TableDataModule([[0.0], [1.0], [2.0], [3.0], [4.0]], [1.0, 2.0, 2.0, 5.0, 4.0], 1, batch_size=2)
+    data = TableDataModule([[0.0], [1.0], [2.0], [3.0], [4.0]], [1.0, 2.0, 2.0, 5.0, 4.0], batch_size=2)
     trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
     (metrics,) = trainer.test(model, datamodule=data, verbose=False)
     squared_errors = 0.25 + 0.25 + 0.25 + 2.25 + 0.25
@@ -164,15 +168,57 @@ def test_bad_inputs_say_what_to_fix():
     with pytest.raises(ValueError, match=r"model.optimizer is invalid.*lr"):
         Regressor(MLP(1, 1), optimizer=sgd(lr=-1.0))
     with pytest.raises(ValueError, match=r"data.inputs must be 3 rows .* got shape \(2, 1\)"):
-        TableDataModule([[1.0], [2.0]], [0, 0, 1], num_features=1, num_classes=2)
-    with pytest.raises(ValueError, match=r"data.targets \[0, 2\] must be class labels 0..1"):
-        TableDataModule([[1.0], [2.0]], [0, 2], num_features=1, num_classes=2)
-    with pytest.raises(ValueError, match=r"data.targets \[0.5\] must be class labels"):
-        TableDataModule([[1.0]], [0.5], num_features=1, num_classes=2)
-    with pytest.raises(ValueError, match=r"2 class centres but data.num_classes is 3"):
-        GaussianClassesDataModule([[0.0, 0.0], [1.0, 1.0]], 1.0, 10, num_features=2, num_classes=3)
-    with pytest.raises(ValueError, match=r"inputs have shape \(20, 1\), but data.num_features is 2"):
-        ParabolaDataModule(n_samples=20, num_features=2).setup()
+        TableDataModule([[1.0], [2.0]], [0, 0, 1])
+    with pytest.raises(
+        ValueError, match=r"data.targets: class labels must be the integers 0..2.*seen are \[0, 2\]"
+    ):
+        TableDataModule([[1.0], [2.0]], [0, 2])
+    with pytest.raises(ValueError, match=r"data.targets \[0.5, 1\] are not all integers.*data.class_names"):
+        TableDataModule([[1.0], [2.0]], [0.5, 1], class_names=["a", "b"])
+    with pytest.raises(
+        ValueError, match=r"data.class_names \['a', 'b', 'c'\] names 3 classes but data.means has 2"
+    ):
+        GaussianClassesDataModule([[0.0, 0.0], [1.0, 1.0]], 1.0, 10, class_names=["a", "b", "c"])
+    parabola = ParabolaDataModule(n_samples=20)
+    parabola.load = lambda: (torch.rand(20), torch.rand(20))  # one feature, but not as a column
+    with pytest.raises(
+        ValueError, match=r"inputs of shape \(20,\) and 20 targets; expected inputs \(n, features\)"
+    ):
+        parabola.setup()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("hours_points", {"num_classes": None, "class_names": [], "num_targets": 1}),
+        ("hours_pass", {"num_classes": 2, "class_names": ["fail", "pass"], "num_targets": None}),
+        ("flamingo_seagull", {"num_classes": 2, "class_names": ["flamingo", "seagull"], "num_targets": None}),
+        ("moons", {"num_classes": 2, "class_names": ["0", "1"], "num_targets": None}),
+        ("noisy_line", {"num_classes": None, "class_names": [], "num_targets": 1}),
+    ],
+)
+def test_the_lecture_data_describes_itself(compose_config, sized_by_data, data, expected):
+    regression = expected["num_targets"] is not None
+    cfg = sized_by_data(compose_config(f"data={data}", *(["model=regressor"] if regression else [])))
+    described = dict(cfg.from_data)
+    width = 1 if data.startswith(("hours", "noisy")) else 2
+    assert described == {
+        "input_shape": [width], "num_features": width, "feature_names": [], **expected
+    }  # fmt: skip
+    model = instantiate(cfg.model)
+    assert model.net.layers[-1].in_features == width
+
+
+def test_table_targets_choose_the_task():
+    points = TableDataModule([[1.0], [2.0]], [2.0, 4.0])
+    points.setup()
+    assert points.splits["train"][1].tolist() == [[2.0], [4.0]] and points.describe()["num_targets"] == 1
+    labels = TableDataModule([[1.0], [2.0], [3.0]], [0, 2, 1])
+    labels.setup()
+    assert labels.splits["train"][1].dtype == torch.long and labels.describe()["num_classes"] == 3
+    five = NoisyLineDataModule(n_samples=30, n_features=5)
+    five.setup()
+    assert five.describe()["input_shape"] == [5]
 
 
 def test_query_points_must_fit_the_data(compose_config):

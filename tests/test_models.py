@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from litlab.models import MLP, Classifier
+from litlab.models import MLP, Classifier, Regressor
+from litlab.models.classifier import classification_metrics
 
 
 def linear_shapes(net: nn.Module) -> list[tuple[int, int]]:
@@ -69,7 +72,10 @@ def test_binary_loss_is_the_lectures_bce_on_sigmoid():
     loss, probs = model.loss_and_outputs(x, y)
     expected = nn.BCELoss()(torch.sigmoid(model.net(x)).squeeze(1), y.float())
     assert torch.allclose(loss, expected, atol=1e-6)
-    assert torch.allclose(model.predict_step(x, 0), probs) and probs.shape == (16,)
+    assert torch.allclose(model.predict_step(x, 0), probs) and probs.shape == (16, 2)
+    p = torch.sigmoid(model.net(x)).squeeze(1)
+    assert torch.allclose(probs[:, 1], p) and torch.allclose(probs.sum(1), torch.ones(16))
+    assert model.task == "binary" and torch.allclose(model.metric_inputs(probs), p)
 
 
 def test_multiclass_loss_is_the_lectures_nll_on_log_softmax():
@@ -81,6 +87,47 @@ def test_multiclass_loss_is_the_lectures_nll_on_log_softmax():
     assert torch.allclose(loss, expected, atol=1e-6)
     prediction = model.predict_step((x, y), 0)
     assert prediction.shape == (16, 4) and torch.allclose(prediction.sum(1), torch.ones(16), atol=1e-6)
+    assert model.task == "multiclass" and torch.equal(
+        model.predicted_classes(prediction), prediction.argmax(1)
+    )
+
+
+def test_binary_predicted_class_is_the_metrics_threshold():
+    model = Classifier(MLP(1, 1), num_classes=2, optimizer=adam())
+    logits = torch.tensor([[-3.0], [-1e-7], [0.0], [1e-7], [2e-7], [4.0]])
+    probs = model.probabilities(logits)
+    p = torch.sigmoid(logits).squeeze(1)
+    assert torch.equal(model.predicted_classes(probs), (p > 0.5).long())
+    with pytest.raises(ValueError, match=r"at least 2 classes, got num_classes=None.*model=regressor"):
+        Classifier(MLP(1, 1), num_classes=None, optimizer=adam())
+
+
+def test_regressor_declares_its_task_and_predicts_one_column_per_target():
+    model = Regressor(MLP(3, 2), optimizer=adam())
+    assert model.task == "regression" and model.predict_step(torch.rand(5, 3), 0).shape == (5, 2)
+
+
+def test_epoch_outputs_are_flushed_into_the_metrics_every_n_steps():
+    """The pending outputs stay bounded; the epoch's numbers are those of one update with everything."""
+    torch.manual_seed(0)
+    model = Classifier(MLP(4, 3), num_classes=3, optimizer=adam())
+    model.flush_every = 4
+    logged = {}
+    model.log = lambda name, value, **kwargs: logged.__setitem__(name, value)
+    model.log_dict = lambda values, **kwargs: logged.update(values)
+    model._trainer = SimpleNamespace(world_size=1)
+    batches = [(torch.randn(5, 4), torch.randint(0, 3, (5,))) for _ in range(10)]
+    for batch in batches:
+        model.shared_step(batch, "val")
+        assert len(model.pending["val"]) < 4
+    model.log_epoch("val")
+    x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+    loss, probs = model.loss_and_outputs(x, y)
+    reference = classification_metrics(3).clone(prefix="val/")
+    expected = reference(probs, y)
+    assert logged["val/loss"] == pytest.approx(loss.item(), rel=1e-5)
+    assert all(logged[name] == pytest.approx(value.item(), rel=1e-5) for name, value in expected.items())
+    assert model.pending["val"] == [] and not model.updated["val"]
 
 
 def test_binary_loss_stays_finite_for_confident_wrong_logits():
@@ -93,9 +140,9 @@ def test_binary_loss_stays_finite_for_confident_wrong_logits():
 
 @pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop"])
 @pytest.mark.parametrize("scheduler", [None, "plateau", "cosine", "step"])
-def test_every_optimizer_and_scheduler_config_builds(compose_config, name, scheduler):
+def test_every_optimizer_and_scheduler_config_builds(compose_config, sized_by_data, name, scheduler):
     chosen = [f"model/optimizer={name}", "model.optimizer.weight_decay=1e-4"]
-    cfg = compose_config(*chosen, *([f"model/scheduler={scheduler}"] if scheduler else []))
+    cfg = sized_by_data(compose_config(*chosen, *([f"model/scheduler={scheduler}"] if scheduler else [])))
     model = instantiate(cfg.model)
     configured = model.configure_optimizers()
     optimizer = configured["optimizer"] if isinstance(configured, dict) else configured
@@ -106,18 +153,18 @@ def test_every_optimizer_and_scheduler_config_builds(compose_config, name, sched
         assert configured["lr_scheduler"]["monitor"] == "val/loss"
 
 
-def test_negative_learning_rate_is_refused_before_training(compose_config):
-    cfg = compose_config("model.optimizer.lr=-0.1")
+def test_negative_learning_rate_is_refused_before_training(compose_config, sized_by_data):
+    cfg = sized_by_data(compose_config("model.optimizer.lr=-0.1"))
     with pytest.raises(Exception, match=r"model.optimizer is invalid.*-0.1.*model.optimizer.lr=0.001"):
         instantiate(cfg.model)
 
 
 @pytest.mark.slow
-def test_compiled_net_trains_and_keeps_its_state_dict_keys(compose_config):
+def test_compiled_net_trains_and_keeps_its_state_dict_keys(compose_config, sized_by_data):
     from litlab.train import train
 
     cfg = compose_config("experiment=mnist_cnn", "model.compile=true", "debug=fdr")
     assert train(cfg) is not None
-    model = instantiate(compose_config("experiment=mnist_cnn", "model.compile=true").model)
+    model = instantiate(sized_by_data(compose_config("experiment=mnist_cnn", "model.compile=true")).model)
     assert model.net._compiled_call_impl is not None  # the switch really compiled the net
     assert all(not key.startswith("net._orig_mod") for key in model.state_dict())

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import run_cli
 from omegaconf import OmegaConf
 
-from litlab.checkpoint_io import AtomicCheckpointIO, load_checkpoint
-from litlab.resolvers import REPO_ROOT, run_dir
+from litlab.checkpoints.contents import stored_config
+from litlab.checkpoints.io import AtomicCheckpointIO, load_checkpoint
+from litlab.data import DiabetesDataModule
+from litlab.runs.layout import run_folder
+from litlab.runs.status import read_status
 from litlab.train import train
 
 # 40 epochs of the small diabetes file, dropout on so the random state must be restored too.
@@ -32,16 +34,19 @@ RUN = [
 
 def test_run_dir_is_new_unless_resuming(tmp_path):
     runs = tmp_path / "runs"
-    assert run_dir(None, str(runs), "2026-01-01_00-00-00") == f"{runs}/2026-01-01_00-00-00"
-    assert run_dir("last", str(runs), "now") == f"{runs}/now"  # train() then says there is none
+    fresh = Path(run_folder(None, str(runs)))
+    assert fresh.parent == runs and fresh.is_dir()
+    empty = Path(run_folder("last", str(runs)))  # no earlier run: a new folder, train() then says so
+    assert empty != fresh and empty.parent == runs
     for name, age in (("old", 100), ("new", 0)):
         last = runs / name / "checkpoints" / "last.ckpt"
         last.parent.mkdir(parents=True)
         last.write_bytes(b"x")
         os.utime(last, (time.time() - age, time.time() - age))
-    assert run_dir("last", str(runs), "now") == str(runs / "new")
-    assert run_dir(str(runs / "old" / "checkpoints" / "last.ckpt"), str(runs), "now") == str(runs / "old")
-    assert run_dir(str(tmp_path / "weights.ckpt"), str(runs), "now") == f"{runs}/now"
+    assert run_folder("last", str(runs)) == str(runs / "new")
+    assert run_folder(str(runs / "old" / "checkpoints" / "last.ckpt"), str(runs)) == str(runs / "old")
+    elsewhere = Path(run_folder(str(tmp_path / "weights.ckpt"), str(runs)))
+    assert elsewhere.parent == runs and elsewhere.name not in ("old", "new")
 
 
 def test_last_without_a_checkpoint_in_the_run_dir_is_refused(compose_config):
@@ -83,8 +88,8 @@ def test_a_resume_must_keep_data_model_seed_and_may_change_the_rest(compose_conf
 
 
 def test_a_moved_run_keeps_its_best_checkpoint(compose_config, tmp_path):
-    # Maximising the loss makes epoch 0 the best; after the move the resumed run must still test it.
-    common = ["experiment=diabetes", "callbacks.early_stopping=null", "monitor.mode=max", "seed=1"]
+    # With lr 0 every epoch ties with epoch 0, the best; after the move the resumed run must still test it.
+    common = ["experiment=diabetes", "callbacks.early_stopping=null", "model.optimizer.lr=0.0", "seed=1"]
     train(compose_config(*common, "trainer.max_epochs=3", run_dir=tmp_path / "a"))
     (tmp_path / "a").rename(tmp_path / "b")
     moved = f"ckpt_path={tmp_path / 'b' / 'checkpoints' / 'last.ckpt'}"
@@ -97,11 +102,7 @@ def test_unseeded_runs_record_the_seed_they_drew(compose_config, tmp_path):
     seed = OmegaConf.load(tmp_path / "run" / "config.yaml").seed
     assert isinstance(seed, int)
     checkpoint = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
-    assert checkpoint["litlab_config"]["seed"] == seed == checkpoint["litlab_config"]["data"]["seed"]
-
-
-def run_command(data_dir: Path, run: Path, *extra: str) -> list[str]:
-    return [sys.executable, "train.py", *RUN, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}", *extra]
+    assert stored_config(checkpoint)["seed"] == seed == stored_config(checkpoint)["data"]["seed"]
 
 
 def last_epoch(run: Path) -> int:
@@ -111,48 +112,65 @@ def last_epoch(run: Path) -> int:
         return -1
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    """metrics.json of the run that the interrupted runs must reproduce."""
+    tmp = tmp_path_factory.mktemp("whole")
+    data_dir, whole = tmp / "data", tmp / "whole"
+    DiabetesDataModule.write_example_files(data_dir)
+    run_cli("train.py", *RUN, f"hydra.run.dir={whole}", data_dir=data_dir)
+    return json.loads((whole / "metrics.json").read_text())
+
+
 @pytest.mark.slow
-def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path, data_dir):
-    whole, killed = tmp_path / "whole", tmp_path / "logs" / "diabetes" / "runs" / "killed"
-    subprocess.run(run_command(data_dir, whole), cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
-
-    process = subprocess.Popen(
-        run_command(data_dir, killed), cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+@pytest.mark.parametrize(
+    ("signum", "exit_code", "status"),
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 143, "interrupted"),
+        (signal.SIGKILL, -9, "running"),
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGKILL"],
+)
+def test_a_stopped_run_says_so_and_resumes_to_the_metrics_of_an_uninterrupted_one(
+    tmp_path, uninterrupted, signum, exit_code, status
+):
+    data_dir = tmp_path / "data"
+    DiabetesDataModule.write_example_files(data_dir)
+    stopped = tmp_path / "logs" / "diabetes" / "runs" / "stopped"
+    process = run_cli("train.py", *RUN, f"hydra.run.dir={stopped}", data_dir=data_dir, background=True)
     deadline = time.monotonic() + 240
-    while last_epoch(killed) < 10 and process.poll() is None and time.monotonic() < deadline:
+    while last_epoch(stopped) < 10 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    stopped_at = last_epoch(killed)
-    assert 10 <= stopped_at < 39, f"the run was not killed mid-training (last epoch {stopped_at})"
-    assert not (killed / "metrics.json").exists()
+    process.send_signal(signum)
+    assert process.wait(timeout=60) == exit_code  # 130 / 143 as a shell reports them; -9: killed outright
+    stopped_at = last_epoch(stopped)
+    assert 10 <= stopped_at < 39, f"the run was not stopped mid-training (last epoch {stopped_at})"
+    assert not (stopped / "metrics.json").exists()  # nothing that looks like a finished run
+    record = read_status(stopped)
+    assert record["status"] == status
+    if status == "interrupted":
+        assert record["signal"] == signal.Signals(signum).name and record["epochs"] >= stopped_at + 1
 
-    # ckpt_path=last picks the most recent run of the task under paths.log_dir: the killed one.
-    resume = [
-        sys.executable,
-        "train.py",
-        *RUN,
-        f"paths.data_dir={data_dir}",
-        f"paths.log_dir={tmp_path / 'logs'}",
-    ]
-    latest = killed
-    subprocess.run([*resume, "ckpt_path=last"], cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
-    assert json.loads((latest / "metrics.json").read_text()) == json.loads(
-        (whole / "metrics.json").read_text()
-    )
+    # ckpt_path=last picks the most recent run of the task under paths.log_dir: the stopped one.
+    run_cli("train.py", *RUN, f"paths.log_dir={tmp_path / 'logs'}", "ckpt_path=last", data_dir=data_dir)
+    assert json.loads((stopped / "metrics.json").read_text()) == uninterrupted
+    assert read_status(stopped)["status"] == "ok"
     assert [p.name for p in (tmp_path / "logs" / "diabetes" / "runs").iterdir()] == [
-        "killed"
+        "stopped"
     ]  # no new folder
 
 
 def test_last_ckpt_is_the_latest_epoch_not_the_best(compose_config, tmp_path):
-    # Maximising the loss makes epoch 0 the "best": last.ckpt must still follow every epoch.
+    # Accuracy on a few validation rows stops improving early: last.ckpt must still follow every epoch.
     cfg = compose_config(
-        "experiment=diabetes", "trainer.max_epochs=6", "callbacks.early_stopping=null", "monitor.mode=max"
+        "experiment=diabetes",
+        "trainer.max_epochs=8",
+        "callbacks.early_stopping=null",
+        "monitor.metric=val/acc",
     )
     train(cfg)
     checkpoints = tmp_path / "run" / "checkpoints"
     best = [p.name for p in checkpoints.glob("epoch_*.ckpt")]
-    assert best != ["epoch_005.ckpt"], "the test needs a best epoch other than the last"
-    assert load_checkpoint(checkpoints / "last.ckpt")["epoch"] == 5
+    assert best != ["epoch_007.ckpt"], "the test needs a best epoch other than the last"
+    assert load_checkpoint(checkpoints / "last.ckpt")["epoch"] == 7

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
-from litlab.sweep_summary import main as summary_main
-from litlab.sweep_summary import write_summary
+from litlab.runs.status import write_status
+from litlab.runs.summary import main as summary_main
+from litlab.runs.summary import write_summary
 
 
 def read_summary(sweep: Path) -> list[dict[str, str]]:
@@ -20,8 +20,14 @@ def read_summary(sweep: Path) -> list[dict[str, str]]:
 
 
 def make_job(
-    sweep: Path, name: str, overrides: list[str], metrics: dict | None = None, error: str | None = None
+    sweep: Path,
+    name: str,
+    overrides: list[str],
+    metrics: dict | None = None,
+    error: str | None = None,
+    status: str | None = None,
 ):
+    """A job folder as train.py leaves it: status.json (ok with metrics, failed with error, or `status`)."""
     job = sweep / name
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(overrides)))
@@ -30,6 +36,8 @@ def make_job(
         (job / "metrics.json").write_text(json.dumps(metrics))
     if error is not None:
         (job / "error.txt").write_text(f"{error}\n\nTraceback (most recent call last): ...\n")
+    status = status or ("ok" if metrics is not None else "failed" if error is not None else "running")
+    write_status(job, status)
     return job
 
 
@@ -57,16 +65,26 @@ def test_summary_ranks_ok_jobs_by_the_metric_then_incomplete_then_failed(sweep):
     assert rows[0]["val/acc"] == "0.9" and rows[0]["train/loss"] == ""
     assert rows[-1]["error"] == "ValueError: lr | too small"
     md = (sweep / "summary.md").read_text()
-    assert "6 jobs (4 ok, 1 incomplete, 1 failed), best first by `val/acc` (max)" in md
+    assert "6 jobs (4 ok, 0 interrupted, 1 incomplete, 1 failed), best first by `val/acc` (max)" in md
     assert "Every job: `seed=1`" in md and "train/loss" not in md  # train metrics stay in the CSV
     assert "| 1 | failed | 0.01 |" in md and "lr \\| too small" in md
 
 
-def test_a_newer_error_wins_over_an_older_result(sweep):
-    os.utime(sweep / "0" / "metrics.json", (1, 1))
+def test_the_status_file_tells_how_a_rerun_ended(sweep):
     (sweep / "0" / "error.txt").write_text("RuntimeError: rerun failed\n")
+    write_status(sweep / "0", "failed")  # metrics.json of the earlier attempt is still there
     (job,) = [j for j in write_summary(sweep, "val/loss", "min") if j.name == "0"]
     assert (job.status, job.error) == ("failed", "RuntimeError: rerun failed")
+
+
+def test_interrupted_jobs_are_listed_apart_and_old_folders_still_read(sweep):
+    make_job(sweep, "5", ["lr=0.2", "seed=1"], status="interrupted")
+    legacy = make_job(sweep, "6", ["lr=0.4", "seed=1"], {"val/loss": 0.1, "val/acc": 0.95})
+    (legacy / "status.json").unlink()  # written before runs had a status file: metrics.json says ok
+    jobs = write_summary(sweep, "val/loss", "min")
+    assert [(j.name, j.status) for j in jobs][0] == ("6", "ok")
+    assert [j.status for j in jobs][-3:] == ["interrupted", "incomplete", "failed"]
+    assert "1 interrupted" in (sweep / "summary.md").read_text()
 
 
 def test_summary_cli_reads_the_objective_from_the_jobs(sweep):

@@ -6,24 +6,18 @@ import csv
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from helpers import compose_config, run_cli
 from omegaconf import OmegaConf
 
-from litlab.job_status import in_multirun, sweeper_value
-from litlab.resolvers import REPO_ROOT
+from litlab.runs.status import in_multirun, sweeper_value
 
 HAS_OPTUNA = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
 needs_optuna = pytest.mark.skipif(
     not HAS_OPTUNA, reason='Optuna sweeper not installed: pip install -e ".[optuna]"'
 )
-TESTS = Path(__file__).parent
-# tests/ on the path of the subprocess, for failing_callback.FailOnce
-PYTHONPATH = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
 
 
 def fail_once(tmp_path: Path) -> list[str]:
@@ -35,18 +29,9 @@ def fail_once(tmp_path: Path) -> list[str]:
 
 
 def train_cli(tmp_path: Path, data_dir: Path, *overrides: str, check: bool = True, timeout: int = 300):
-    """Run `python train.py -m ...` (fast_dev_run, outputs under tmp_path) as a user would."""
-    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "LITLAB_DATA_DIR": str(data_dir)}
-    command = [sys.executable, "train.py", "-m", f"paths.data_dir={data_dir}", f"paths.log_dir={tmp_path}"]
-    return subprocess.run(
-        command + list(overrides),
-        cwd=REPO_ROOT,
-        env=env,
-        check=check,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """Run `python train.py -m ...` (outputs under tmp_path) as a user would."""
+    args = ["-m", f"paths.log_dir={tmp_path}", *overrides]
+    return run_cli("train.py", *args, data_dir=data_dir, check=check, timeout=timeout)
 
 
 def the_sweep(tmp_path: Path, task_name: str = "debug") -> Path:
@@ -80,12 +65,28 @@ def test_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, data_dir):
 
 
 def test_a_single_run_still_raises(tmp_path, data_dir):
-    env = {**os.environ, "PYTHONPATH": PYTHONPATH}
-    command = [sys.executable, "train.py", "experiment=diabetes", "debug=fdr", f"paths.data_dir={data_dir}"]
-    command += [f"paths.log_dir={tmp_path}", *fail_once(tmp_path)]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    args = ["experiment=diabetes", "debug=fdr", f"paths.log_dir={tmp_path}", *fail_once(tmp_path)]
+    result = run_cli("train.py", *args, data_dir=data_dir, check=False)
     assert result.returncode != 0 and "forced failure" in result.stderr
-    assert not list(tmp_path.glob("**/error.txt"))
+    (error,) = tmp_path.glob("debug/runs/*/error.txt")  # the run's folder says how it ended
+    assert error.read_text().startswith("RuntimeError: forced failure")
+    assert json.loads((error.parent / "status.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_rerunning_a_finished_sweep_with_ckpt_path_last_leaves_its_jobs_untouched(tmp_path, data_dir):
+    sweep_args = ["experiment=diabetes", "trainer.max_epochs=3", "seed=1,2"]
+    train_cli(tmp_path, data_dir, *sweep_args)
+    sweep = the_sweep(tmp_path, "diabetes")
+    files = {p: p.stat().st_mtime_ns for job in ("0", "1") for p in (sweep / job).rglob("*") if p.is_file()}
+    kept = {p: t for p, t in files.items() if ".hydra" not in p.parts and p.suffix != ".log"}
+    train_cli(tmp_path, data_dir, *sweep_args, f"hydra.sweep.dir={sweep}", "ckpt_path=last")
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept  # metrics, status, checkpoints, event files
+    assert [r["status"] for r in read_summary(sweep)] == ["ok", "ok"]
+    # Without ckpt_path=last the finished jobs are not overwritten either: each is refused.
+    result = train_cli(tmp_path, data_dir, *sweep_args, f"hydra.sweep.dir={sweep}")
+    assert "already holds a finished run; it is kept" in result.stderr + result.stdout
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept
 
 
 def test_a_nan_metric_is_a_failed_trial_and_a_number_goes_through():
@@ -115,17 +116,14 @@ def test_parallel_launchers_run_every_job_and_summarise_them(tmp_path, data_dir,
         assert list((sweep / ".submitit").glob("*/*_log.out"))  # submitit ran the jobs
 
 
-def with_hydra_config(*overrides: str):
-    """conf/train.yaml composed with its `hydra` node, where the launcher and sweeper are."""
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        return compose("train", overrides=list(overrides), return_hydra_config=True)
-
-
 def slurm_launcher(tmp_path: Path, *overrides: str):
     """The launcher `hydra/launcher=slurm` makes, its parameters resolved against the job config."""
     from hydra.utils import instantiate
 
-    cfg = with_hydra_config("hydra/launcher=slurm", f"hydra.sweep.dir={tmp_path}", *overrides)
+    # With its `hydra` node, where the launcher is.
+    cfg = compose_config(
+        "train", "hydra/launcher=slurm", f"hydra.sweep.dir={tmp_path}", *overrides, hydra_config=True
+    )
     return instantiate(cfg.hydra.launcher)
 
 
@@ -186,7 +184,7 @@ def test_optuna_search_records_a_failing_trial_and_reports_the_best(tmp_path, da
 @needs_optuna
 @pytest.mark.parametrize("search", ["diabetes_optuna", "mnist_optuna"])
 def test_optuna_direction_follows_the_optimized_metric(search):
-    cfg = with_hydra_config(f"hparams_search={search}")
+    cfg = compose_config("train", f"hparams_search={search}", hydra_config=True)
     expected = {"val/loss": ("min", "minimize"), "val/acc": ("max", "maximize")}[cfg.optimized_metric]
     assert (cfg.optimized_metric_mode, cfg.hydra.sweeper.direction) == expected
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from litlab.resolvers import REPO_ROOT
+from litlab.runtime.resolvers import REPO_ROOT
 from litlab.train import train
 
 EXPERIMENTS = sorted(p.stem for p in (REPO_ROOT / "conf" / "experiment").glob("*.yaml"))
@@ -31,16 +30,16 @@ def test_every_experiment_runs_fast_dev_run(compose_config, tmp_path, experiment
     assert value == metrics[cfg.optimized_metric]  # optimized_metric goes back to the sweeper
 
 
-def test_default_config_is_breast_cancer_logistic_regression(compose_config):
-    cfg = compose_config()
+def test_default_config_is_breast_cancer_logistic_regression(compose_config, sized_by_data):
+    cfg = sized_by_data(compose_config())
     assert cfg.data._target_ == "litlab.data.BreastCancerDataModule"
     assert list(cfg.model.net.hidden) == [] and cfg.model.net.out_features == 1
 
 
-def test_sizes_come_from_the_data_config(compose_config):
-    cfg = compose_config("experiment=caf")
+def test_sizes_come_from_the_data(compose_config, sized_by_data):
+    cfg = sized_by_data(compose_config("experiment=caf"))
     assert (cfg.model.net.in_features, cfg.model.net.out_features) == (557, 4)
-    assert cfg.model.num_classes == 4
+    assert cfg.model.num_classes == 4 and list(cfg.from_data.class_names) == ["vCAF", "mCAF", "cCAF", "dCAF"]
 
 
 @pytest.mark.parametrize(
@@ -61,7 +60,7 @@ def test_unknown_names_list_the_options(compose_config, override, group):
 
 def test_monitor_is_defined_once(compose_config):
     cfg = compose_config("monitor.metric=val/acc", "monitor.mode=max")
-    for callback in (cfg.callbacks.model_checkpoint, cfg.callbacks.early_stopping):
+    for callback in (cfg.callbacks.best_checkpoint, cfg.callbacks.early_stopping):
         assert (callback.monitor, callback.mode) == ("val/acc", "max")
     assert cfg.model.monitor == "val/acc"
 
@@ -122,17 +121,15 @@ def test_unseeded_runs_work(compose_config):
 
 
 def test_two_job_multirun_gets_one_folder_with_a_run_each(tmp_path, data_dir):
-    command = [
-        sys.executable,
+    run_cli(
         "train.py",
         "-m",
         "experiment=diabetes",
         "seed=1,2",
-        f"paths.data_dir={data_dir}",
         f"paths.log_dir={tmp_path}",
         *QUICK,
-    ]
-    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
+        data_dir=data_dir,
+    )
     (sweep,) = (tmp_path / "diabetes" / "multiruns").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert jobs == ["0", "1"]
@@ -143,13 +140,8 @@ def test_two_job_multirun_gets_one_folder_with_a_run_each(tmp_path, data_dir):
 
 
 def test_cfg_job_prints_the_config_without_training(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "train.py", "experiment=caf", f"paths.log_dir={tmp_path / 'logs'}", "--cfg", "job"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    out = run_cli(
+        "train.py", "experiment=caf", f"paths.log_dir={tmp_path / 'logs'}", "--cfg", "job", timeout=120
     ).stdout
     assert "CAFDataModule" in out and "hidden:" in out
     assert not Path(tmp_path / "logs").exists()

@@ -1,6 +1,6 @@
 """litlab: a PyTorch Lightning + Hydra research template."""
 
-from litlab.resolvers import register_resolvers
+from litlab.runtime.resolvers import register_resolvers
 
 __version__ = "0.1.0"
 

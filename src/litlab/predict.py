@@ -9,13 +9,17 @@ import csv
 import io
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig
 
 import litlab  # noqa: F401  (registers the config resolvers)
-from litlab.resolvers import REPO_ROOT
-from litlab.run_files import write_text_atomic
+from litlab.runtime.files import write_text_atomic
+from litlab.runtime.resolvers import REPO_ROOT
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +30,8 @@ def predict(cfg: DictConfig) -> Path:
     for a classifier, its predicted value(s) for a regressor."""
     import torch
 
-    from litlab.data.input_files import read_inputs
-    from litlab.from_checkpoint import rebuild
+    from litlab.checkpoints.rebuild import rebuild
+    from litlab.data.readers.input_files import read_inputs
 
     _, datamodule, model, _ = rebuild(cfg.ckpt_path)
     inputs = datamodule.preprocess(read_inputs(cfg.input, header=cfg.get("header")))
@@ -42,12 +46,13 @@ def predict(cfg: DictConfig) -> Path:
     with torch.inference_mode():
         batches = (inputs[i : i + cfg.batch_size] for i in range(0, len(inputs), cfg.batch_size))
         outputs = torch.cat([model.predict_step(batch, 0) for batch in batches])
-    if hasattr(model, "num_classes"):
-        header, rows = class_rows(outputs, list(getattr(datamodule, "class_names", ())))
-    else:
-        width = outputs.shape[1]
+    described = datamodule.describe()
+    if model.task == "regression":
+        width = described["num_targets"]
         header = ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
         rows = [[f"{v:.6g}" for v in values] for values in outputs.tolist()]
+    else:
+        header, rows = class_rows(outputs, model.predicted_classes(outputs), described["class_names"])
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["row", *header])
@@ -58,16 +63,14 @@ def predict(cfg: DictConfig) -> Path:
     return output
 
 
-def class_rows(probs, names: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a classifier's predictions: class name, then P(class) for every class."""
-    import torch
-
-    if probs.ndim == 1:  # binary models give P(class 1)
-        probs = torch.stack([1 - probs, probs], dim=1)
-    names = names or [str(i) for i in range(probs.shape[1])]
+def class_rows(
+    probs: torch.Tensor, predicted: torch.Tensor, names: list[str]
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a classifier's predictions: the predicted class's name, then P(class) for every
+    class, from the model's (n, num_classes) probabilities and predicted classes (n,)."""
     rows = [
         [names[best], *(f"{v:.6f}" for v in p)]
-        for best, p in zip(probs.argmax(dim=1).tolist(), probs.tolist(), strict=True)
+        for best, p in zip(predicted.tolist(), probs.tolist(), strict=True)
     ]
     return ["class", *(f"p_{name}" for name in names)], rows
 

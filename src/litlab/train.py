@@ -1,31 +1,158 @@
-"""The training task: seed, instantiate, fit, test the best checkpoint, write the run's results.
+"""The training task: seed, read the data, size the model from it, fit, test the best checkpoint, write
+the run's results, and say in the run's folder how it ended.
 
-Run it through the entry point: `python train.py experiment=diabetes` (see conf/train.yaml).
+Run it through the entry point: `python train.py experiment=diabetes` (see conf/train.yaml). Where things
+live: the run folder and its files in litlab.runs, checkpoints in litlab.checkpoints, process-wide
+helpers in litlab.runtime; data sets, models and callbacks are tied in by `_target_` in conf/.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import litlab  # noqa: F401  (registers the config resolvers)
-from litlab.ddp_launch import ddp_ranks_for_this_job
-from litlab.hydra_logging import lightning_logs_through_hydra
-from litlab.resolvers import REPO_ROOT
-from litlab.run_files import write_run_files
-from litlab.threads import thread_count
+from litlab.runs.files import read_metrics, write_config, write_metrics
+from litlab.runs.layout import ERROR_FILE
+from litlab.runs.lifecycle import run_lifecycle
+from litlab.runs.resume import RunFolderInUse, check_not_finished, plan_resume
+from litlab.runs.status import RunInterrupted, in_multirun, read_status, record_failure, sweeper_value
+from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
+from litlab.runtime.logging import lightning_logs_through_hydra
+from litlab.runtime.objective import check_objective
+from litlab.runtime.ranks import launched_by_ddp
+from litlab.runtime.resolvers import REPO_ROOT
+from litlab.runtime.threads import thread_count, torch_threads
 
 log = logging.getLogger(__name__)
 
 # Config sections that describe the experiment, logged as hyperparameters (HParams tab).
 HPARAM_SECTIONS = ("task_name", "seed", "data", "model", "trainer")
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Train and test one configuration; return the metric named by `cfg.optimized_metric`."""
+    # This run's own folder: new for a fresh run (never shared, even by runs started in the same
+    # millisecond), the resumed run's for ckpt_path=... (runs/layout.py chose it before Hydra's log
+    # file went there).
+    run_dir = Path(cfg.paths.output_dir)
+    plan = plan_resume(cfg, run_dir)
+    if plan.finished:  # a finished sweep job rerun with ckpt_path=last: leave it as it is
+        return optimized_metric(cfg, read_metrics(run_dir))
+
+    import lightning as L  # deferred: printing or checking a config never imports torch
+
+    lightning_logs_through_hydra()
+    resuming = plan.checkpoint is not None
+    with torch_threads(thread_count(cfg)), run_lifecycle(run_dir, resuming) as run:
+        check_config(cfg)
+        draw_seed_if_unseeded(cfg)
+        L.seed_everything(cfg.seed, workers=True)
+
+        datamodule = setup_data(cfg)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        checkpoint_path = check_resumable(plan.checkpoint, config, cfg)
+        model = instantiate(cfg.model)
+        trainer = build_trainer(cfg, config)
+        run.trainer = trainer
+        run.begin()  # the checks are passed: from here on the folder records this run
+
+        with ddp_ranks_for_this_job(trainer.world_size):
+            metrics = fit_and_test(trainer, model, datamodule, checkpoint_path, cfg.monitor.metric)
+            if trainer.is_global_zero:  # under DDP only rank 0 writes the run's files
+                write_metrics(run_dir, metrics)
+                write_config(run_dir, cfg)
+                log_hparams(trainer, cfg, metrics)
+                run.finish()
+                log.info("Run dir: %s", run_dir)
+    return optimized_metric(cfg, metrics)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Errors a config can show before anything is read or built."""
+    seed = cfg.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed={seed!r} is not an integer; give seed=<integer> or seed=null (draw one)")
+    check_objective(cfg.monitor.metric, cfg.monitor.mode, option="monitor.metric")
+    check_objective(cfg.get("optimized_metric"), cfg.get("optimized_metric_mode"))
+
+
+def setup_data(cfg: DictConfig):
+    """The data module, read and split, before any model exists: its sizes, class and feature names go
+    to `cfg.from_data`, where the model's config reads them (and config.yaml records them)."""
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    OmegaConf.update(cfg, "from_data", datamodule.describe(), force_add=True)
+    return datamodule
+
+
+def draw_seed_if_unseeded(cfg: DictConfig) -> None:
+    """`seed: null` draws a seed once and writes it into the config, so the split, the checkpoints,
+    config.yaml and eval.py all know it; the ranks a DDP launcher starts take rank 0's draw."""
+    if cfg.get("seed") is not None:  # seed 0 is a seed
+        return
+    import os
+
+    inherited = os.environ.get("PL_GLOBAL_SEED") if launched_by_ddp() else None
+    seed = int(inherited) if inherited else random.randrange(2**31)
+    OmegaConf.update(cfg, "seed", seed, force_add=True)
+    log.info("seed=null: drew seed %d (it is in config.yaml and the checkpoints)", seed)
+
+
+def check_resumable(checkpoint_path: str | None, config: dict[str, Any], cfg: DictConfig) -> str | None:
+    """Before any weights are loaded: a checkpoint that is whole, of this experiment, with epochs left."""
+    if not checkpoint_path:
+        return None
+    from litlab.checkpoints.contents import stored_config
+    from litlab.checkpoints.identity import check_same_experiment
+    from litlab.checkpoints.io import load_checkpoint
+
+    checkpoint = load_checkpoint(checkpoint_path, mmap=True)
+    check_same_experiment(stored_config(checkpoint), config)
+    check_not_finished(checkpoint, cfg.trainer.get("max_epochs"))
+    return checkpoint_path
+
+
+def build_trainer(cfg: DictConfig, config: dict[str, Any]):
+    """The Trainer with the configured callbacks and loggers, refused when it would train nothing."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from litlab.checkpoints.contents import RunState
+
+    loggers = instantiate_each(cfg.get("logger"))
+    callbacks = [*instantiate_each(cfg.get("callbacks")), RunState(config)]
+    # Without a checkpoint callback of ours Lightning would add its own, into the logger's folder.
+    checkpointing = any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
+    trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_checkpointing=checkpointing
+    )
+    check_trains_something(trainer)
+    return trainer
+
+
+def check_trains_something(trainer) -> None:
+    """A trainer that would fit no batch would test random weights and report them as a result."""
+    nothing = {
+        "trainer.max_epochs": trainer.max_epochs == 0,
+        "trainer.max_steps": trainer.max_steps == 0,
+        "trainer.limit_train_batches": trainer.limit_train_batches == 0,
+    }
+    zero = [name for name, is_zero in nothing.items() if is_zero]
+    if zero:
+        raise ValueError(
+            f"{zero[0]}=0 trains nothing: the run would test untrained weights. Give it a positive value "
+            f"(e.g. {zero[0]}={'1.0' if 'limit' in zero[0] else '10'}); to test a trained model use "
+            "`python eval.py ckpt_path=...`"
+        )
 
 
 def instantiate_each(group: DictConfig | None) -> list[Any]:
@@ -35,13 +162,21 @@ def instantiate_each(group: DictConfig | None) -> list[Any]:
     return [instantiate(entry) for entry in group.values() if entry and "_target_" in entry]
 
 
-def best_checkpoint(trainer) -> str | None:
-    """Path of the best checkpoint, or None (final weights) when checkpointing was off."""
-    callback = trainer.checkpoint_callback
-    if callback is not None and callback.best_model_path:
-        return callback.best_model_path
-    log.warning("No best checkpoint (checkpointing off or fast_dev_run): evaluating the final weights.")
-    return None
+def fit_and_test(trainer, model, datamodule, checkpoint_path: str | None, monitor: str) -> dict[str, float]:
+    """Fit, then validate and test the best checkpoint: the final train/, val/ and test/ metrics."""
+    from litlab.checkpoints.callbacks import best_checkpoint
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint_path)
+    metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+
+    best = best_checkpoint(trainer, monitor)
+    # Validation of the best checkpoint goes to metrics.json only: the loggers already hold
+    # the per-epoch curve, and a second point at the last step would misdraw it.
+    fit_loggers, trainer.loggers = trainer.loggers, []
+    metrics.update((trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False) or [{}])[0])
+    trainer.loggers = fit_loggers  # under fast_dev_run, Lightning's DummyLogger
+    metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=best)[0])
+    return {name: float(value) for name, value in sorted(metrics.items())}
 
 
 def log_hparams(trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
@@ -58,107 +193,6 @@ def log_hparams(trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
             logger.log_hyperparams(params)
             logger.log_metrics(final, step=trainer.global_step)
         logger.finalize("success")
-
-
-def resume_checkpoint(cfg: DictConfig) -> str | None:
-    """The checkpoint to resume from: `ckpt_path` as given, or for `last` this run's checkpoints/last.ckpt.
-
-    For a single run, `ckpt_path=last` already chose the most recent run's folder as this run's folder
-    (conf/hydra/default.yaml). A sweep job (for example one requeued on a cluster) resumes its own
-    last.ckpt when it has one and starts afresh otherwise.
-    """
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path != "last":
-        return ckpt_path
-    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
-    if last.is_file():
-        return str(last)
-    from litlab.job_status import in_multirun
-
-    # A sweep job, or a DDP rank > 0 of one (rank 0 already chose to start afresh).
-    ddp_child = int(os.environ.get("LOCAL_RANK", 0)) > 0 or int(os.environ.get("NODE_RANK", 0)) > 0
-    if ddp_child or in_multirun():
-        log.info("ckpt_path=last: %s does not exist yet, starting afresh", last)
-        return None
-    raise ValueError(
-        f"ckpt_path=last: no earlier run of task_name={cfg.task_name} has a checkpoints/last.ckpt under "
-        f"{Path(cfg.paths.log_dir) / cfg.task_name / 'runs'}; train this experiment first, or give the "
-        "checkpoint file: ckpt_path=/path/to/last.ckpt"
-    )
-
-
-def draw_seed_if_unseeded(cfg: DictConfig) -> None:
-    """`seed: null` draws a seed once and writes it into the config, so the split, the checkpoints,
-    config.yaml and eval.py all know it; the ranks a DDP launcher starts take rank 0's draw."""
-    if cfg.get("seed") is not None:  # seed 0 is a seed
-        return
-    inherited = os.environ.get("PL_GLOBAL_SEED") if "LOCAL_RANK" in os.environ else None
-    seed = int(inherited) if inherited else random.randrange(2**31)
-    OmegaConf.update(cfg, "seed", seed, force_add=True)
-    log.info("seed=null: drew seed %d (it is in config.yaml and the checkpoints)", seed)
-
-
-def check_not_finished(checkpoint: dict, cfg: DictConfig) -> None:
-    """Resuming a run that already reached trainer.max_epochs would train nothing and rewrite its results."""
-    max_epochs = cfg.trainer.get("max_epochs")
-    if max_epochs is not None and max_epochs >= 0 and checkpoint.get("epoch", -1) + 1 >= max_epochs:
-        raise ValueError(
-            f"the checkpoint already finished epoch {checkpoint['epoch'] + 1} of trainer.max_epochs="
-            f"{max_epochs}: nothing is left to train. To train longer, raise it, e.g. "
-            f"trainer.max_epochs={2 * max_epochs}"
-        )
-
-
-def train(cfg: DictConfig) -> float | None:
-    """Train and test one configuration; return the metric named by `cfg.optimized_metric`."""
-    import lightning as L  # deferred: printing or checking a config never imports torch
-
-    lightning_logs_through_hydra()
-    import torch
-
-    threads = thread_count(cfg)
-    if threads:
-        torch.set_num_threads(threads)
-    draw_seed_if_unseeded(cfg)
-    L.seed_everything(cfg.seed, workers=True)
-    from litlab.callbacks.run_state import RunState, check_same_experiment
-    from litlab.checkpoint_io import load_checkpoint
-
-    config = OmegaConf.to_container(cfg, resolve=True)
-    ckpt_path = resume_checkpoint(cfg)
-    if ckpt_path:  # before any weights are loaded: a clear error instead of a state_dict mismatch
-        checkpoint = load_checkpoint(ckpt_path, mmap=True)
-        check_same_experiment(checkpoint.get("litlab_config"), config)
-        check_not_finished(checkpoint, cfg)
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model)
-    loggers = instantiate_each(cfg.get("logger"))
-    callbacks = [*instantiate_each(cfg.get("callbacks")), RunState(config)]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-
-    with ddp_ranks_for_this_job(trainer.world_size):
-        metrics = fit_and_test(trainer, model, datamodule, ckpt_path)
-        if trainer.is_global_zero:  # under DDP only rank 0 writes the run's files
-            run_dir = Path(cfg.paths.output_dir)
-            write_run_files(run_dir, cfg, metrics)
-            log_hparams(trainer, cfg, metrics)
-            log.info("Run dir: %s (metrics.json, config.yaml, checkpoints/, tensorboard/)", run_dir)
-    return optimized_metric(cfg, metrics)
-
-
-def fit_and_test(trainer, model, datamodule, ckpt_path: str | None) -> dict[str, float]:
-    """Fit, then validate and test the best checkpoint: the final train/, val/ and test/ metrics."""
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
-
-    best = best_checkpoint(trainer)
-    # Validation of the best checkpoint goes to metrics.json only: the loggers already hold
-    # the per-epoch curve, and a second point at the last step would misdraw it.
-    fit_loggers, trainer.loggers = trainer.loggers, []
-    metrics.update((trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False) or [{}])[0])
-    trainer.loggers = fit_loggers  # under fast_dev_run, Lightning's DummyLogger
-    metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=best)[0])
-    return {name: float(value) for name, value in sorted(metrics.items())}
 
 
 def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
@@ -179,15 +213,23 @@ def main(cfg: DictConfig) -> float | None:
     """Hydra entry point: `litlab-train experiment=diabetes` or `python train.py ...`.
 
     A single run raises. In a multirun one failing job (a diverging learning rate, a combination
-    that does not fit in memory) must not end the sweep: it is logged, written to its
-    `error.txt`, and handed back to the sweeper as None; the sweep summary lists it as failed.
+    that does not fit in memory) must not end the sweep: its folder says failed (error.txt holds the
+    traceback), and the sweeper gets None; the sweep summary lists it as failed. SIGINT or SIGTERM
+    ends the run, or the whole sweep, with exit code 130 or 143.
     """
-    from litlab.job_status import in_multirun, record_failure, sweeper_value
-
-    if not in_multirun():
-        return train(cfg)
     try:
-        return sweeper_value(train(cfg))
+        value = train(cfg)
+    except RunInterrupted as stop:
+        sys.exit(stop.exit_code)
     except Exception as error:
-        record_failure(error)
+        if not in_multirun():
+            raise
+        if isinstance(error, RunFolderInUse):
+            log.error("Job not run: %s", error)
+            return None
+        job_dir = Path(HydraConfig.get().runtime.output_dir)  # the job config may be what failed
+        if read_status(job_dir) is None:  # failed before its run began (a config error)
+            record_failure(job_dir, error)
+        log.error("Job failed; the sweep goes on. Traceback in %s", job_dir / ERROR_FILE, exc_info=error)
         return None
+    return sweeper_value(value) if in_multirun() else value

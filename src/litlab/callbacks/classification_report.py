@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from litlab.callbacks.publish import publish_figure
-from litlab.run_files import write_text_atomic
+from litlab.runtime.files import write_text_atomic
 
 
 def per_class_report(confusion: torch.Tensor, names: Sequence[str]) -> list[dict[str, float | str]]:
@@ -64,11 +64,27 @@ def confusion_figure(confusion: torch.Tensor, names: Sequence[str]):
     return figure
 
 
+def class_names(trainer: L.Trainer, num_classes: int) -> list[str]:
+    """The data's class names (its `describe()`), or "0".."K-1" when tested on plain dataloaders."""
+    datamodule = trainer.datamodule
+    if datamodule is None:
+        return [str(k) for k in range(num_classes)]
+    names = datamodule.describe()["class_names"]
+    if len(names) != num_classes:
+        raise ValueError(
+            f"the data names {len(names)} classes {names}, but the model classifies {num_classes}: the "
+            "checkpoint or the model config was made for other data; train the model on this data"
+        )
+    return list(names)
+
+
 class ClassificationReport(Callback):
-    """Collects the test predictions of a classifier (its `test_step` returns class probabilities: P(class 1)
-    per sample when binary, one row per sample otherwise); at test end writes the figure and the table to
-    the run dir (`confusion_matrix.png`, `confusion_matrix.csv`, `classification_report.md`) and to
-    TensorBoard. The table's Markdown stays in `markdown` for a task to print."""
+    """At test end, for a classifier (`pl_module.task` binary or multiclass; a regressor is skipped), writes
+    the confusion matrix figure and the per-class table to the run dir (`confusion_matrix.png`,
+    `confusion_matrix.csv`, `classification_report.md`) and to TensorBoard. It counts the classes that the
+    model's `predicted_classes` gives for the (n, num_classes) probabilities its `test_step` returns; the
+    classes are named by the data module's `describe()`. The table's Markdown stays in `markdown` for a
+    task to print."""
 
     def __init__(self) -> None:
         self.confusion: torch.Tensor | None = None
@@ -76,23 +92,20 @@ class ClassificationReport(Callback):
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.confusion = None
+        if pl_module.task in ("binary", "multiclass"):
+            # Zeros from the start: a DDP rank without test batches still joins the sum at epoch end.
+            k = pl_module.num_classes
+            self.confusion = torch.zeros(k, k, dtype=torch.long, device=pl_module.device)
 
     def on_test_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        if (
-            not isinstance(outputs, torch.Tensor)
-            or outputs.ndim not in (1, 2)
-            or batch[1].is_floating_point()
-        ):
-            return  # not class probabilities (a regressor's predictions have float targets)
-        if outputs.ndim == 1:  # binary: P(class 1), decided at 0.5 like the accuracy metric
-            num_classes, predicted = 2, (outputs > 0.5).long()
-        else:
-            num_classes, predicted = outputs.shape[1], outputs.argmax(dim=1)
-        pairs = batch[1] * num_classes + predicted
-        counts = torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
-        self.confusion = counts if self.confusion is None else self.confusion + counts
+        if self.confusion is None:
+            return  # not a classifier
+        k = len(self.confusion)
+        predicted = pl_module.predicted_classes(outputs)
+        pairs = batch[1] * k + predicted
+        self.confusion += torch.bincount(pairs, minlength=k * k).reshape(k, k).to(self.confusion.device)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.confusion is None:
@@ -100,7 +113,7 @@ class ClassificationReport(Callback):
         confusion = trainer.strategy.reduce(self.confusion, reduce_op="sum").cpu()  # all ranks' test batches
         if not trainer.is_global_zero:
             return
-        names = list(getattr(trainer.datamodule, "class_names", ()) or map(str, range(len(confusion))))
+        names = class_names(trainer, len(confusion))
         rows = per_class_report(confusion, names)
         markdown = self.markdown = report_markdown(rows, confusion)
         figure = confusion_figure(confusion, names)

@@ -15,7 +15,7 @@ from torch import nn
 
 from litlab.callbacks.plots import PlotData, Predict, curve_figure, probability_figure, regions_figure
 from litlab.callbacks.publish import publish_figure
-from litlab.run_files import write_text_atomic
+from litlab.runtime.files import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,6 @@ def collect(batches) -> tuple[torch.Tensor, torch.Tensor]:
     """All `(inputs, targets)` of a loader, concatenated on the CPU."""
     xs, ys = zip(*((x.cpu(), y.cpu()) for x, y in batches), strict=True)
     return torch.cat(xs), torch.cat(ys)
-
-
-def task_of(targets: torch.Tensor, output: torch.Tensor) -> str:
-    """The task, from the targets and one model output: regression, multi-target, binary or multiclass."""
-    if targets.is_floating_point():
-        return "regression" if targets.shape[1:] == (1,) else "multi-target"
-    return "binary" if output.ndim == 1 else "multiclass"  # binary models give P(class 1) per sample
 
 
 def net_description(module: nn.Module) -> str:
@@ -68,8 +61,8 @@ def answers(predict: Predict, queries: torch.Tensor, task: str, classes: Sequenc
     """One line per query point: the prediction, or the class probability and the class it gives."""
     lines = []
     for point, value in zip(queries.tolist(), predict(queries), strict=True):
-        if task == "binary":  # P(class 1), thresholded at 0.5 as the lectures do
-            p = value.item()
+        if task == "binary":  # [P(class 0), P(class 1)]: P(class 1) > 0.5 decides, as the lectures do
+            p = value[1].item()
             lines.append(f"x = {point}: P({classes[1]}) = {p:.4f} -> {classes[int(p > 0.5)]} ({p > 0.5})")
         elif task == "multiclass":
             k = int(value.argmax())
@@ -80,16 +73,19 @@ def answers(predict: Predict, queries: torch.Tensor, task: str, classes: Sequenc
 
 
 class DataFigure(Callback):
-    """Draws what a model learned over its data at test end, chosen by the data's shape, into the run dir
+    """Draws what a model learned over its data at test end, chosen by task and inputs, into the run dir
     (PNG) and TensorBoard's Images tab:
 
-    - 1 input feature, float targets: the fitted curve over the points (`fitted_curve.png`);
-    - 1 input feature, two classes: P(class 1) against x with the 0.5 line (`probability.png`);
+    - 1 input feature, a regression of one target: the fitted curve over the points (`fitted_curve.png`);
+    - 1 input feature, a binary task: P(class 1) against x with the 0.5 line (`probability.png`);
     - 2 input features, classes: decision regions with the points (`decision_regions.png`);
     - anything else (more features, images): no figure.
 
+    The task is the model's (`pl_module.task`), the input shape and the names the data's (`describe()`).
+
     `query_points` (e.g. [[4.0]]) are inputs whose predictions are logged, written to `predictions.md`
-    and marked on the figure: the lectures' "4 hours?" and "1 and 7 hours?". `feature_names` label the axes.
+    and marked on the figure: the lectures' "4 hours?" and "1 and 7 hours?". `feature_names` label the axes
+    (default: the data's own feature names, when it has them).
     """
 
     def __init__(
@@ -102,25 +98,21 @@ class DataFigure(Callback):
         datamodule = trainer.datamodule
         if not trainer.is_global_zero or datamodule is None:
             return
-        # One test batch tells the input shape and the task; the whole data is read only for a figure.
-        batch = next(iter(datamodule.test_dataloader()), None)
-        if batch is None or batch[0].ndim != 2:
-            log.debug("DataFigure: the test inputs are not feature vectors; no figure")
+        # What to draw follows from the model's task and the data's description, never from shapes.
+        task, described = pl_module.task, datamodule.describe()
+        if len(described["input_shape"]) != 1:
+            shape = described["input_shape"]
+            log.debug("DataFigure: the inputs are not feature vectors (shape %s); no figure", shape)
             return
-        x, y = batch[0][:1].cpu(), batch[1][:1].cpu()
-        features = x.shape[1]
+        features = described["num_features"]
         self.check(features)
-        queries = torch.tensor(self.query_points).reshape(-1, features).to(x.dtype)
+        queries = torch.tensor(self.query_points, dtype=torch.float32).reshape(-1, features)
         predict = predictor(pl_module)
-        probe = predict(x)
-        task = task_of(y, probe)
-        num_classes = {"binary": 2, "multiclass": probe.shape[-1]}.get(task, 0)
-        names = list(getattr(datamodule, "class_names", ()) or ())
-        classes = names if len(names) == num_classes else [str(k) for k in range(num_classes)]
+        classes = described["class_names"]
         run_dir = Path(trainer.default_root_dir)
         if len(queries):
             self.report(trainer, run_dir, answers(predict, queries, task, classes))
-        if (features, task) not in FIGURES:
+        if (features, task) not in FIGURES or (task == "regression" and described["num_targets"] != 1):
             log.debug("DataFigure: no figure for %d input features and a %s task", features, task)
             return
         name, draw = FIGURES[features, task]
@@ -128,8 +120,10 @@ class DataFigure(Callback):
         # The lectures' tables train and test on the same rows (in another order: training shuffles).
         x_train, x_test = train[0], test[0]
         shared = x_train.shape == x_test.shape and torch.equal(x_train.unique(dim=0), x_test.unique(dim=0))
-        axes = self.feature_names or (["x"] if features == 1 else ["x1", "x2"])
-        data = PlotData(predict, train, test, shared, queries, net_description(pl_module), axes, classes)
+        axes = self.feature_names or described["feature_names"] or (["x"] if features == 1 else ["x1", "x2"])
+        data = PlotData(
+            predict, train, test, shared, queries, net_description(pl_module), axes, classes, task
+        )
         publish_figure(trainer, run_dir, name, draw(data))
 
     def check(self, num_features: int) -> None:

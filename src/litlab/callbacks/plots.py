@@ -14,7 +14,7 @@ Predict = Callable[[torch.Tensor], torch.Tensor]
 class PlotData:
     """What a figure shows: the model (as a function of inputs) and the points it was fitted to."""
 
-    predict: Predict  # inputs (n, features) -> values (n, 1), P(class 1) (n,) or probabilities (n, classes)
+    predict: Predict  # inputs (n, features) -> values (n, targets) or class probabilities (n, classes)
     train: tuple[torch.Tensor, torch.Tensor]
     test: tuple[torch.Tensor, torch.Tensor]
     shared: bool  # train and test are the same rows (the lectures' tables): drawn once
@@ -22,6 +22,7 @@ class PlotData:
     title: str  # the net, e.g. "MLP 2-4-5-1"
     axes: list[str]  # one name per input feature
     classes: list[str]  # class names; empty for regression
+    task: str  # the model's: binary, multiclass or regression
 
     def span(self, feature: int, steps: int) -> torch.Tensor:
         """Evenly spaced values over every point's range of one feature, widened by a tenth each side."""
@@ -81,10 +82,10 @@ def probability_figure(data: PlotData):
     grid = data.span(0, 300)[:, None]
     positive = f"P({data.classes[1]})"
     points_1d(ax, data, values=lambda y: y.float())
-    ax.plot(grid[:, 0], data.predict(grid), c="tab:red", label=f"{positive} ({data.title})")
+    ax.plot(grid[:, 0], data.predict(grid)[:, 1], c="tab:red", label=f"{positive} ({data.title})")
     ax.axhline(0.5, c="k", ls="--", lw=1, label="0.5")
     if len(data.queries):
-        queries_1d(ax, data, data.predict(data.queries))
+        queries_1d(ax, data, data.predict(data.queries)[:, 1])
     labels = {"xlabel": data.axes[0], "ylabel": positive, "ylim": (-0.05, 1.05)}
     return finish(figure, ax, title=f"{positive} vs {data.axes[0]}", **labels)
 
@@ -94,15 +95,14 @@ def regions_figure(data: PlotData):
     figure, ax = new_figure((6, 5))
     gx, gy = torch.meshgrid(data.span(0, 200), data.span(1, 200), indexing="xy")
     out = data.predict(torch.stack([gx.flatten(), gy.flatten()], dim=1))
-    binary = out.ndim == 1
-    if binary:
-        surface = out.reshape(gx.shape)
+    if data.task == "binary":
+        surface = out[:, 1].reshape(gx.shape)
         filled = ax.contourf(gx, gy, surface, levels=20, cmap="RdBu_r", vmin=0, vmax=1, alpha=0.6)
         ax.contour(gx, gy, surface, levels=[0.5], colors="k", linewidths=1.5)
         figure.colorbar(filled, ax=ax, label=f"P({data.classes[1]})")
         colors = ["tab:blue", "tab:red"]
     else:
-        levels = torch.arange(out.shape[1] + 1) - 0.5
+        levels = torch.arange(len(data.classes) + 1) - 0.5
         ax.contourf(gx, gy, out.argmax(1).reshape(gx.shape), levels=levels, cmap="tab10", alpha=0.35)
         colors = [f"C{k}" for k in range(len(data.classes))]  # tab10's colours, class by class
     (x_train, y_train), (x_test, y_test) = data.train, data.test

@@ -7,15 +7,13 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from litlab.run_files import publish
+from litlab.runtime.files import atomic_open
 
 
 def publish_figure(trainer: L.Trainer, run_dir: Path, name: str, figure) -> None:
     """`<run dir>/<name>.png`, written atomically, and the image `test/<name>` in every TensorBoard logger."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / f".{name}.png.tmp"
-    figure.savefig(tmp, format="png")
-    publish(tmp, run_dir / f"{name}.png")
+    with atomic_open(run_dir / f"{name}.png", "wb") as f:
+        figure.savefig(f, format="png")
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.experiment.add_figure(f"test/{name}", figure, trainer.global_step)

@@ -19,7 +19,9 @@ class TensorBatches:
     Under several processes (`world_size` > 1) each `rank` gets a disjoint share. Shuffled (training)
     shares are padded by wrapping around to equal length, so every rank takes the same number of
     optimizer steps (DDP would hang otherwise); unshuffled (evaluation) shares are contiguous blocks,
-    unpadded, so metrics count every sample exactly once.
+    unpadded, so metrics count every sample exactly once. A rank whose evaluation share is empty (fewer
+    samples than ranks) still gets one batch, of zero rows: Lightning would skip the stage on that rank
+    alone, and the others would wait for it forever in the epoch-end metric sync.
     """
 
     def __init__(
@@ -60,7 +62,13 @@ class TensorBatches:
         self.epoch = epoch
 
     def __len__(self) -> int:
+        if self.empty_share():
+            return 1
         return math.ceil(self.size / self.batch_size)
+
+    def empty_share(self) -> bool:
+        """This rank has no evaluation samples while others have some."""
+        return not self.shuffle and self.size == 0 and len(self.tensors[0]) > 0
 
     def order(self) -> torch.Tensor:
         """This rank's sample indices for the current epoch, shuffled."""
@@ -85,6 +93,8 @@ class TensorBatches:
                 # index_select, not t[idx]: for image batches it is ten times faster.
                 yield tuple(t.index_select(0, idx) for t in self.tensors)
         else:
+            if self.empty_share():
+                yield tuple(t[:0] for t in self.tensors)
             # Contiguous slices are views: no copy at all for validation and test.
             for start in range(self.start, self.stop, self.batch_size):
                 stop = min(start + self.batch_size, self.stop)

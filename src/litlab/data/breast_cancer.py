@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from litlab.data.tensor_datamodule import TensorDataModule
+from litlab.data.classification import ClassificationDataModule
 
 
-class BreastCancerDataModule(TensorDataModule):
+class BreastCancerDataModule(ClassificationDataModule):
     """scikit-learn's `load_breast_cancer()`; works offline, no file needed."""
 
     class_names = ("malignant", "benign")
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.datasets import (
-            load_breast_cancer,
-        )  # deferred: importing sklearn takes a second
+        from sklearn.datasets import load_breast_cancer  # deferred: importing sklearn takes a second
 
-        features, labels = load_breast_cancer(return_X_y=True)
-        return features, labels.astype(np.int64)
+        bunch = load_breast_cancer()
+        self.feature_names = tuple(str(name) for name in bunch.feature_names)
+        return bunch.data, bunch.target.astype(np.int64)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from litlab.data.csv_table import read_csv_table
-from litlab.data.tensor_datamodule import TensorDataModule
+from litlab.data.classification import ClassificationDataModule
+from litlab.data.readers.csv_table import read_csv_table, write_csv_table
 
 
-class CAFDataModule(TensorDataModule):
+class CAFDataModule(ClassificationDataModule):
     """Cells x genes RPKM joined to cluster labels by cell id; features log2(x + 1), labels 0..3."""
 
     # Clusters 1..4 in the paper's nomenclature: vascular, matrix, cycling, developmental CAFs.
@@ -23,6 +23,23 @@ class CAFDataModule(TensorDataModule):
         super().__init__(**kwargs)
         self.folder = Path(data_dir) / "caf"
         self.log_transform = log_transform
+
+    @classmethod
+    def write_example_files(cls, data_dir: Path, seed: int = 0, cells: int = 80, genes: int = 557) -> None:
+        """Small files in the real format, for tests and demos: the RPKM table (cell ids, a header of gene
+        names) and the cluster table, listing the cells in another order. Cluster c has a large marker in
+        gene c-1, so the classes can be learned."""
+        rng = np.random.default_rng(seed)
+        folder = Path(data_dir) / "caf"
+        ids = [f"SS2_15_00{48 + i % 2}_{chr(65 + i % 16)}{i}" for i in range(cells)]
+        clusters = np.arange(cells) % 4 + 1
+        rpkm = rng.exponential(5.0, size=(cells, genes)) * (rng.random((cells, genes)) > 0.8)
+        rpkm[:, :4] += 50.0 * (clusters[:, None] == np.arange(1, 5))
+        rows = ([cell, *map(repr, row.tolist())] for cell, row in zip(ids, rpkm, strict=True))
+        write_csv_table(folder / cls.MATRIX, rows, header=["cell", *(f"Gene{g}" for g in range(genes))])
+        order = rng.permutation(cells)  # the real label file is in another order: labels join by id
+        labels = ([str(n + 1), ids[i], int(clusters[i])] for n, i in enumerate(order))
+        write_csv_table(folder / cls.CLUSTERS, labels, header=["", "Cells", "cluster"], quote_text=True)
 
     def prepare_data(self) -> None:
         missing = [
@@ -55,13 +72,15 @@ class CAFDataModule(TensorDataModule):
                 "Both files must describe the same cells; take them from the same release"
             )
         labels = np.array([clusters[c] for c in cells], dtype=np.int64) - 1  # clusters 1..4 -> 0..3
-        outside = sorted({c + 1 for c in labels.tolist() if not 0 <= c < self.num_classes})
+        k = len(self.class_names)
+        outside = sorted({c + 1 for c in labels.tolist() if not 0 <= c < k})
         if outside:
             raise ValueError(
-                f"{self.folder / self.CLUSTERS}: clusters {outside} lie outside 1..{self.num_classes} "
-                f"(data.num_classes={self.num_classes}); fix the file or set data.num_classes"
+                f"{self.folder / self.CLUSTERS}: clusters {outside} lie outside 1..{k} "
+                f"({', '.join(self.class_names)}); fix the file, or take both files from the same release"
             )
         features = matrix.values
+        self.feature_names = tuple(matrix.header[1:])  # the gene names; the first cell heads the ids
         if (features < 0).any():
             raise ValueError(f"{matrix_path}: RPKM values must be >= 0, found {features.min():g}")
         return features, labels

@@ -6,23 +6,39 @@ from pathlib import Path
 
 import numpy as np
 
-from litlab.data.csv_table import read_csv_table
-from litlab.data.download import download
-from litlab.data.tensor_datamodule import TensorDataModule
+from litlab.data.classification import ClassificationDataModule
+from litlab.data.readers.csv_table import read_csv_table, write_csv_table
+from litlab.data.readers.download import download
 
 
-class DiabetesDataModule(TensorDataModule):
+class DiabetesDataModule(ClassificationDataModule):
     """`<data_dir>/diabetes/diabetes.csv.gz`: no header, 8 scaled features then the 0/1 label."""
 
     # No class names: this copy codes the larger class 1, most likely "no diabetes", the opposite of
-    # the UCI Outcome column (see the data set's PROVENANCE.md); reports say 0 and 1.
+    # the UCI Outcome column (see the data set's PROVENANCE.md); reports say 0 and 1. No feature names
+    # either: the file has no header.
 
     URL = "https://raw.githubusercontent.com/hunkim/PyTorchZeroToAll/master/data/diabetes.csv.gz"
     SHA256 = "398214d0f6b7f4a722f598d8e424f28bc078abbd16ebdeea0f8e264492325aa4"
 
     def __init__(self, data_dir: str, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.path = Path(data_dir) / "diabetes" / "diabetes.csv.gz"
+        self.path = self.file(data_dir)
+
+    @staticmethod
+    def file(data_dir: str | Path) -> Path:
+        """Where the table lives under `data_dir`."""
+        return Path(data_dir) / "diabetes" / "diabetes.csv.gz"
+
+    @classmethod
+    def write_example_files(cls, data_dir: Path, seed: int = 0, rows: int = 120) -> None:
+        """Small files in the real format, for tests and demos: `rows` lines of 8 features in [-1, 1]
+        (no header) and a 0/1 label that follows the first three features."""
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(-1, 1, size=(rows, 8))
+        y = (x[:, :3].sum(axis=1) + 0.3 * rng.standard_normal(rows) > 0).astype(int)
+        lines = ([*(f"{v:g}" for v in row), label] for row, label in zip(x, y.tolist(), strict=True))
+        write_csv_table(cls.file(data_dir), lines)
 
     def prepare_data(self) -> None:
         if not self.path.exists():

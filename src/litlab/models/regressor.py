@@ -11,10 +11,13 @@ from litlab.models.supervised import OptimizerFactory, SchedulerFactory, Supervi
 
 
 class Regressor(SupervisedModule):
-    """Trains any net that outputs one value per target column; targets are float `(n, out_features)`.
+    """Trains any net that outputs one value per target column; targets are float `(n, num_targets)`.
 
-    Logs `{stage}/loss` (the MSE it minimises), `{stage}/mse` and `{stage}/r2` once per epoch.
+    Its task is "regression". Logs `{stage}/loss` (the MSE it minimises), `{stage}/mse` and `{stage}/r2`
+    once per epoch.
     """
+
+    task = "regression"
 
     def __init__(
         self,
@@ -35,11 +38,12 @@ class Regressor(SupervisedModule):
             # (n, 1) against (n,) would broadcast to (n, n): a loss that trains, on nonsense.
             raise ValueError(
                 f"the net predicts {tuple(predictions.shape)} but the targets are {y.dtype} "
-                f"{tuple(y.shape)}; give regression targets as float (n, out_features), e.g. y[:, None]"
+                f"{tuple(y.shape)}; give regression targets as float (n, num_targets), e.g. y[:, None]"
             )
         return F.mse_loss(predictions, y), predictions
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
-        """Predictions `(n, out_features)` for a batch of inputs or of `(inputs, targets)`."""
+        """Predictions `(n, num_targets)` for a batch of inputs or of `(inputs, targets)`."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self.net(x)
+        predictions = self.net(x)
+        return predictions.reshape(len(predictions), -1)

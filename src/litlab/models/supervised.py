@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from typing import Any
 
 import lightning as L
 import torch
@@ -16,9 +18,15 @@ SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 class SupervisedModule(L.LightningModule):
     """Trains `net` on `(inputs, targets)` batches; a subclass supplies `loss_and_outputs` and metrics.
 
-    The loss and the metrics are logged once per epoch under `train/`, `val/` and `test/`;
-    `train_metrics` may be a cheaper set than `metrics` (the one of val/ and test/).
+    A subclass declares its `task`: "binary", "multiclass" or "regression"; callbacks and predict.py read
+    it instead of guessing from shapes. The loss and the metrics are logged once per epoch under `train/`,
+    `val/` and `test/`; `train_metrics` may be a cheaper set than `metrics` (the one of val/ and test/).
     """
+
+    task: str
+    # Steps whose outputs wait in a list before they go into the metric states: a list append per step
+    # is all a step pays, and the pending outputs stay a bounded amount of device memory.
+    flush_every = 32
 
     def __init__(
         self,
@@ -39,8 +47,10 @@ class SupervisedModule(L.LightningModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
-        # Detached (loss, outputs, targets) of each step, fed to the metrics once per epoch.
-        self.epoch_outputs: dict[str, list[tuple[torch.Tensor, ...]]] = {"train": [], "val": [], "test": []}
+        # Detached (loss, outputs, targets) of the latest steps, fed to the metrics every `flush_every`
+        # steps and at epoch end; `updated` says whether this epoch fed them anything yet.
+        self.pending: dict[str, list[tuple[torch.Tensor, ...]]] = {"train": [], "val": [], "test": []}
+        self.updated = {"train": False, "val": False, "test": False}
 
     def check_optimizer(self) -> None:
         """Build the optimizer once now, so a bad setting fails before any training starts."""
@@ -60,31 +70,68 @@ class SupervisedModule(L.LightningModule):
         """The batch's loss and the outputs its metrics are computed from."""
         raise NotImplementedError
 
+    def metric_inputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The outputs of `loss_and_outputs` as the metrics take them; the same by default."""
+        return outputs
+
+    def empty_outputs(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Zero-row outputs and targets of the shapes and dtypes a step gives, for a DDP rank that saw no
+        batch; None when the metrics keep only fixed-shape sums (nothing to pad)."""
+        return None
+
     def shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> tuple[torch.Tensor, ...]:
         """Loss and outputs of a batch, kept for the stage's epoch-end metrics."""
         x, y = batch
         loss, outputs = self.loss_and_outputs(x, y)
-        # Only a list append per step: a torchmetrics update (or a self.log) per step costs more
-        # than the step itself for the lectures' small nets, and nothing here waits for the device.
-        self.epoch_outputs[stage].append((loss.detach(), outputs.detach(), y))
+        if len(y):  # a DDP rank's empty evaluation batch (see TensorBatches) adds nothing, not a NaN loss
+            pending = self.pending[stage]
+            # Only a list append per step: a torchmetrics update (or a self.log) per step costs more
+            # than the step itself for the lectures' small nets, and nothing here waits for the device.
+            pending.append((loss.detach(), outputs.detach(), y))
+            if len(pending) >= self.flush_every:
+                self.flush(stage)
         return loss, outputs
+
+    def flush(self, stage: str) -> None:
+        """Feed the pending steps of `stage` into its loss and metric states, and forget them."""
+        pending = self.pending[stage]
+        if not pending:
+            return
+        losses, outputs, targets = zip(*pending, strict=True)
+        pending.clear()
+        sizes = torch.tensor([len(t) for t in targets], dtype=torch.float32, device=losses[0].device)
+        getattr(self, f"{stage}_loss").update(torch.stack(losses).float(), weight=sizes)
+        # float32 whatever the precision, so every rank's states have the same dtype when gathered.
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(self.metric_inputs(torch.cat(outputs).float()), torch.cat(targets))
+        self.updated[stage] = True
 
     def log_epoch(self, stage: str) -> None:
         """Log the epoch's mean loss and metrics under `stage/`, then start afresh."""
-        outputs = self.epoch_outputs[stage]
-        if not outputs:
-            return
-        losses, predictions, targets = zip(*outputs, strict=True)
-        outputs.clear()
+        self.flush(stage)
         metrics, loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")
-        sizes = torch.tensor([len(t) for t in targets], dtype=torch.float32, device=losses[0].device)
-        loss.update(torch.stack(losses), weight=sizes)
-        metrics.update(torch.cat(predictions), torch.cat(targets))
-        # compute() gathers every rank's states under DDP, so all ranks log the same values; sync_dist
-        # only tells Lightning so (a mean of equal numbers).
         distributed = self.trainer.world_size > 1
-        self.log(f"{stage}/loss", loss.compute(), prog_bar=True, sync_dist=distributed)
-        self.log_dict(metrics.compute(), sync_dist=distributed)
+        seen, self.updated[stage] = self.updated[stage], False
+        if not seen:
+            if not distributed:
+                return  # no batch at all: nothing to log
+            # This rank saw no batch, the others did. compute() below gathers every rank's states, so
+            # every rank must reach it (or the others wait forever). Sum states gather as they are; list
+            # states (AUROC's) must hold a tensor like the other ranks': torchmetrics pads an empty list
+            # with a 1-D tensor of the metric's float dtype, which cannot be gathered with (n, classes)
+            # probabilities or long targets. Zero-row outputs of the right shape and dtype can (only
+            # for those metrics: multiclass stat scores refuse zero rows).
+            empty = self.empty_outputs()
+            for metric in metrics.values(copy_state=False):
+                if empty is not None and any(isinstance(v, list) for v in metric.metric_state.values()):
+                    metric.update(self.metric_inputs(empty[0]), empty[1])
+        with warnings.catch_warnings():
+            # The empty rank's sum states were never updated; their sync is all that is needed of them.
+            warnings.filterwarnings("ignore", message=".*was called before the ``update`` method")
+            # compute() gathers every rank's states under DDP, so all ranks log the same values; sync_dist
+            # only tells Lightning so (a mean of equal numbers).
+            self.log(f"{stage}/loss", loss.compute(), prog_bar=True, sync_dist=distributed)
+            self.log_dict(metrics.compute(), sync_dist=distributed)
         metrics.reset()
         loss.reset()
 
@@ -95,7 +142,8 @@ class SupervisedModule(L.LightningModule):
         self.shared_step(batch, "val")
 
     def test_step(self, batch, batch_idx: int) -> torch.Tensor:
-        """Returns the outputs, for callbacks such as the classification report."""
+        """Returns the outputs (a classifier's (n, num_classes) probabilities), for callbacks such as the
+        classification report."""
         return self.shared_step(batch, "test")[1]
 
     def on_train_epoch_end(self) -> None:
@@ -116,3 +164,19 @@ class SupervisedModule(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"},
         }
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls, checkpoint_path: str, map_location: Any = "cpu", strict: bool = True, **kwargs: Any
+    ) -> SupervisedModule:
+        """The trained model of a litlab checkpoint, ready to predict (eval mode): its net, optimizer and
+        sizes are rebuilt from the run config the checkpoint carries, since they are objects that
+        Lightning's hyperparameters cannot hold (and checkpoints stay loadable with weights_only=True)."""
+        from litlab.checkpoints.rebuild import load_model
+
+        if kwargs:
+            raise TypeError(
+                f"{cls.__name__}.load_from_checkpoint takes no overrides ({sorted(kwargs)}): a litlab "
+                "checkpoint rebuilds the model it was trained as"
+            )
+        return load_model(checkpoint_path, expected=cls, map_location=map_location, strict=strict)

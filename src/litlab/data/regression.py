@@ -10,15 +10,15 @@ from litlab.data.splits import check_fractions, stratified_split
 
 
 class RegressionDataModule(InMemoryDataModule):
-    """Inputs `(n, num_features)` and float targets `(n, 1)`, split train/val/test at random from `seed`.
+    """Inputs `(n, features)` and float targets `(n, targets)`, split train/val/test at random from `seed`.
 
     Subclasses implement `load()`. Nothing is standardised: the lectures fit and plot their toy
-    regressions in the data's own units, and the figures read in those units too.
+    regressions in the data's own units, and the figures read in those units too. The numbers of
+    features and of target columns are read from the data.
     """
 
     def __init__(
         self,
-        num_features: int,
         batch_size: int | None = None,
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
@@ -26,12 +26,11 @@ class RegressionDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         check_fractions(val_fraction=val_fraction, test_fraction=test_fraction)
-        self.num_features = num_features
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
 
     def load(self) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]:
-        """All samples: inputs (n, num_features) and targets (n,)."""
+        """All samples: inputs (n, features) and targets (n,) or (n, targets)."""
         raise NotImplementedError
 
     def setup(self, stage: str | None = None) -> None:
@@ -40,10 +39,10 @@ class RegressionDataModule(InMemoryDataModule):
         inputs, targets = self.load()
         x = torch.as_tensor(inputs, dtype=torch.float32)
         y = torch.as_tensor(targets, dtype=torch.float32).reshape(len(targets), -1)
-        if x.ndim != 2 or x.shape[1] != self.num_features:
+        if x.ndim != 2 or len(x) != len(y):
             raise ValueError(
-                f"{type(self).__name__}: the inputs have shape {tuple(x.shape)}, but data.num_features is "
-                f"{self.num_features}; set data.num_features to {x.shape[-1]}"
+                f"{type(self).__name__}: load() gave inputs of shape {tuple(x.shape)} and {len(y)} targets; "
+                "expected inputs (n, features), e.g. x[:, None] for a single feature, and one target per row"
             )
         generator = torch.Generator().manual_seed(self.seed)
         # One "class" for everyone: the stratified split is then a plain seeded random split.
@@ -51,3 +50,4 @@ class RegressionDataModule(InMemoryDataModule):
             torch.zeros(len(y), dtype=torch.long), self.val_fraction, self.test_fraction, generator
         )
         self.splits = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x[test], y[test])}
+        self.record_description(input_shape=x.shape[1:], num_targets=y.shape[1])

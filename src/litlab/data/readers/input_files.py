@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from litlab.data.csv_table import read_csv_table
-from litlab.data.mnist_files import read_idx
+from litlab.data.readers.csv_table import read_csv_table
+from litlab.data.readers.mnist_files import read_idx
 
 FORMATS = "a .csv / .csv.gz of feature rows (header optional), a .npy array, or an IDX file (*-ubyte[.gz])"
 

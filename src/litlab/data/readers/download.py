@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from litlab.run_files import publish
+from litlab.runtime.files import atomic_open
 
 CHUNK = 1 << 20
 
@@ -26,29 +24,23 @@ def file_digest(path: Path, algorithm: str) -> str:
 def download(url: str, path: Path, *, sha256: str | None = None, md5: str | None = None) -> Path:
     """Fetch `url` to `path` through a temporary file, verify its checksum, then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    tmp = Path(tmp_name)
     try:
         digest = hashlib.new(algorithm)
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+        with atomic_open(path, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             for chunk in iter(lambda: response.read(CHUNK), b""):
                 out.write(chunk)
                 digest.update(chunk)
-        if expected and digest.hexdigest() != expected.lower():
-            raise ValueError(
-                f"checksum mismatch for {url}: {algorithm} is {digest.hexdigest()}, expected "
-                f"{expected}. The download is corrupt or the file changed upstream; nothing was "
-                f"written to {path}. Place a verified copy there yourself."
-            )
-        publish(tmp, path)
+            if expected and digest.hexdigest() != expected.lower():
+                raise ValueError(
+                    f"checksum mismatch for {url}: {algorithm} is {digest.hexdigest()}, expected "
+                    f"{expected}. The download is corrupt or the file changed upstream; nothing was "
+                    f"written to {path}. Place a verified copy there yourself."
+                )
     except (urllib.error.URLError, OSError) as err:
         raise FileNotFoundError(
             f"{path} is missing and could not be downloaded from {url} ({err}). "
             f"Download it on a machine with network access and place it at {path}, "
             "or point LITLAB_DATA_DIR (paths.data_dir) at a folder that has it."
         ) from err
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -1,10 +1,11 @@
-"""Read a numeric CSV table (plain or .gz) with errors that point at the offending line and cell."""
+"""Read a numeric CSV table (plain or .gz) with errors naming the bad line and cell; write one."""
 
 from __future__ import annotations
 
 import csv
 import gzip
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,23 @@ def read_csv_table(path: Path, *, header: bool = False, index_column: bool = Fal
         header=header_row,
         index=[row[0] for _, row in rows] if index_column else None,
     )
+
+
+def write_csv_table(
+    path: Path, rows: Iterable[Sequence], header: Sequence[str] | None = None, quote_text: bool = False
+) -> None:
+    """Write rows (and a header) as CSV, gzipped when `path` ends in .gz; `quote_text` quotes every
+    non-number, as R's write.csv does."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", encoding="utf-8", newline="") as f:
+        writer = csv.writer(
+            f, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC if quote_text else csv.QUOTE_MINIMAL
+        )
+        if header is not None:
+            writer.writerow(header)
+        writer.writerows(rows)
 
 
 def _raise_first_bad_cell(path: Path, rows: list[tuple[int, list[str]]], start: int) -> None:

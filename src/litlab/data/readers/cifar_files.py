@@ -8,12 +8,13 @@ import shutil
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
 
-from litlab.data.download import download, file_digest
+from litlab.data.readers.download import download, file_digest
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -21,7 +22,9 @@ CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST = ("test_batch",)
 CIFAR10_META = "batches.meta"
-NUM_CLASSES = 10
+# The ten classes in label order, as batches.meta lists them.
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+NUM_CLASSES = len(CIFAR10_CLASSES)
 _HINT = "or point LITLAB_DATA_DIR (paths.data_dir) at a folder that has cifar-10-batches-py/"
 
 # All a batch needs to rebuild its uint8 array. `_codecs.encode` is how Python 3 writes bytes at protocol 2.
@@ -134,6 +137,27 @@ def read_cifar10_classes(folder: Path) -> list[str]:
             f"delete {path.parent} and download CIFAR-10 again"
         )
     return [name.decode("utf-8") for name in names]
+
+
+def write_cifar_batch(path: Path, images: np.ndarray, labels: Sequence[int]) -> None:
+    """A batch file as the python version has it: a protocol-2 pickle of a dict with bytes keys."""
+    images = np.asarray(images, dtype=np.uint8)
+    batch = {
+        b"batch_label": Path(path).name.encode(),
+        b"labels": [int(label) for label in labels],
+        b"data": images.reshape(len(images), 3072),  # channel-major rows: R plane, G plane, B plane
+        b"filenames": [f"img_{i}.png".encode() for i in range(len(images))],
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(pickle.dumps(batch, protocol=2))
+
+
+def write_cifar10_meta(folder: Path, per_batch: int, class_names: Sequence[str] = CIFAR10_CLASSES) -> None:
+    """`batches.meta`: the class names in label order, as the python version has it."""
+    meta = {b"num_cases_per_batch": per_batch, b"label_names": [c.encode() for c in class_names],
+            b"num_vis": 3072}  # fmt: skip
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / CIFAR10_META).write_bytes(pickle.dumps(meta, protocol=2))
 
 
 def download_cifar10(data_dir: Path) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from litlab.run_files import publish
+from litlab.runtime.files import atomic_open
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -24,17 +22,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            publish(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with atomic_open(path, "wb", fsync=True) as f:
+            torch.save(checkpoint, f)
 
     def load_checkpoint(
         self, path, map_location: Any = None, weights_only: bool | None = None

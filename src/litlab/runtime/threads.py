@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from omegaconf import DictConfig
 
@@ -35,3 +37,18 @@ def thread_count(cfg: DictConfig) -> int | None:
         return int(cfg.threads)
     jobs = parallel_jobs()
     return max(1, available_cores() // jobs) if jobs > 1 else None
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to `count` (None: left as they are) for the block, then restored,
+    so a later job of a sequential sweep starts from the process's own setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from litlab.data.download import download
+from litlab.data.readers.download import download
 
 MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 _GZ_MD5 = {
@@ -106,6 +106,28 @@ def read_idx(path: Path, *, ndim: int | None = None) -> np.ndarray:
             "delete it and download it again"
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def write_idx(path: Path, array: np.ndarray, type_code: int = IDX_UBYTE) -> Path:
+    """An IDX file: magic (0, 0, type, ndim), big-endian uint32 dims, then the bytes; gzipped if `.gz`.
+
+    `type_code` other than unsigned byte only makes files that `read_idx` must refuse."""
+    array = np.asarray(array)
+    header = struct.pack(">HBB", 0, type_code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mtime=0: the same arrays give the same bytes (and checksum) every time.
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+    return path
+
+
+def write_mnist_split(
+    raw_dir: Path, images: np.ndarray, labels: np.ndarray, train: bool, gz: bool = False
+) -> None:
+    """One split's images (n, 28, 28) and labels (n,) under torchvision's file names in `raw_dir`."""
+    for stem, array in zip(mnist_stems(train), (images, labels), strict=True):
+        write_idx(Path(raw_dir) / (f"{stem}.gz" if gz else stem), array)
 
 
 def read_mnist_split(raw_dir: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:

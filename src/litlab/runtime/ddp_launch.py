@@ -7,6 +7,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from litlab.runtime.ranks import launched_by_ddp
+
 # What Lightning's launcher sets in the launching process for the ranks it starts.
 LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 
@@ -22,7 +24,7 @@ def ddp_ranks_for_this_job(world_size: int) -> Iterator[None]:
     variables go, so the next job of a sweep in this process starts its own ranks. Processes started by a
     cluster (SLURM, torchrun: LOCAL_RANK already set) are left as they are.
     """
-    launching = world_size > 1 and "LOCAL_RANK" not in os.environ
+    launching = world_size > 1 and not launched_by_ddp()
     if not launching:
         yield
         return

@@ -1,9 +1,11 @@
 """After a multirun: `summary.csv` and `summary.md` in the sweep dir, one row per job, best first.
 
 A Hydra callback (registered in conf/hydra/default.yaml) writes them when the sweep ends; for a sweep
-still running on a cluster, or whose launching process died, run `python -m litlab.sweep_summary DIR`.
-Each job dir holds `.hydra/overrides.yaml` and then `metrics.json` (ok) or `error.txt` (failed); a job
-with neither is incomplete (running, killed, or waiting to be requeued). Light: no torch.
+still running on a cluster, or whose launching process died, run `python -m litlab.runs.summary DIR`.
+Each job dir holds `.hydra/overrides.yaml` and its `status.json` (runs/status.py): ok (with
+metrics.json), failed (with error.txt), interrupted (SIGINT/SIGTERM; resumable), or still running; a
+job that says running when the sweep is over, or has no status yet, is incomplete (killed, or waiting
+to be requeued). Light: no torch.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from litlab.job_status import ERROR_FILE, METRICS_FILE
-from litlab.run_files import write_text_atomic
+from litlab.runs.layout import ERROR_FILE, METRICS_FILE
+from litlab.runs.status import read_status
+from litlab.runtime.files import write_text_atomic
+from litlab.runtime.objective import MODES, objective_problem
 
 log = logging.getLogger(__name__)
 
-MODES = ("min", "max")
-STATUS_ORDER = {"ok": 0, "incomplete": 1, "failed": 2}  # failed rows last
+STATUS_ORDER = {"ok": 0, "interrupted": 1, "incomplete": 2, "failed": 3}  # failed rows last
 
 
 @dataclass
@@ -36,20 +39,10 @@ class Job:
     """One job of a sweep, as its folder tells it."""
 
     name: str  # its folder relative to the sweep dir: "0", "1", ...
-    status: str  # ok / failed / incomplete
+    status: str  # ok / interrupted / incomplete / failed
     overrides: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""  # first line of error.txt: "Type: message"
-
-
-def objective_problem(metric: str | None, mode: str | None) -> str | None:
-    """What is wrong with the sweep's objective, if anything: its mode must be min or max."""
-    if metric and mode not in MODES:
-        return (
-            f"optimized_metric_mode={mode!r} is not one of {list(MODES)}: set optimized_metric_mode=min "
-            f"or max for optimized_metric={metric!r} (min for a loss, max for accuracy, AUROC, F1)"
-        )
-    return None
 
 
 def read_job(folder: Path, sweep_dir: Path) -> Job:
@@ -60,11 +53,17 @@ def read_job(folder: Path, sweep_dir: Path) -> Job:
         overrides[key.lstrip("+~")] = value
     job = Job(folder.relative_to(sweep_dir).as_posix(), "incomplete", overrides)
     metrics, error = folder / METRICS_FILE, folder / ERROR_FILE
-    # A requeued or rerun job may hold both: the newer file tells how it ended.
-    if metrics.exists() and not (error.exists() and error.stat().st_mtime > metrics.stat().st_mtime):
+    record = read_status(folder)
+    if record is None:  # a folder from before status.json: its files tell
+        status = "ok" if metrics.exists() else "failed" if error.exists() else None
+    else:
+        status = record.get("status")
+    if status == "ok" and metrics.exists():
         job.status, job.metrics = "ok", {k: float(v) for k, v in json.loads(metrics.read_text()).items()}
-    elif error.exists():
+    elif status == "failed" and error.exists():
         job.status, job.error = "failed", error.read_text().partition("\n")[0]
+    elif status == "interrupted":
+        job.status = "interrupted"
     return job
 
 
@@ -183,7 +182,7 @@ class SweepSummary(Callback):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m litlab.sweep_summary SWEEP_DIR`: (re)write the summary of a sweep, finished or not."""
+    """`python -m litlab.runs.summary SWEEP_DIR`: (re)write the summary of a sweep, finished or not."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument("--metric", help="default: optimized_metric of the sweep's jobs")

@@ -1,0 +1,26 @@
+"""The results a finished run leaves in its folder: metrics.json and the resolved config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from litlab.runs.layout import CONFIG_FILE, METRICS_FILE
+from litlab.runtime.files import write_text_atomic
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, float]) -> None:
+    """`metrics.json`: the final metrics, sorted by name."""
+    write_text_atomic(run_dir / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+def read_metrics(run_dir: Path) -> dict[str, float]:
+    """The metrics a finished run wrote."""
+    return {k: float(v) for k, v in json.loads((run_dir / METRICS_FILE).read_text()).items()}
+
+
+def write_config(run_dir: Path, cfg: DictConfig) -> None:
+    """`config.yaml`: the resolved config."""
+    write_text_atomic(run_dir / CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))

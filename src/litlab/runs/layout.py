@@ -1,0 +1,79 @@
+"""A run folder's names, and how a run gets its folder: a new one of its own, or the one it resumes.
+
+    <runs dir>/<YYYY-MM-DD_HH-MM-SS-mmm>/   a single run (a sweep: <sweep dir>/<job number>/)
+        status.json       how the run ended (runs/status.py), written first and last
+        metrics.json      final metrics of a finished run
+        config.yaml       the resolved config, sizes from the data included
+        error.txt         the traceback of a failed run
+        checkpoints/      epoch_NNN.ckpt (best by the monitor) and last.ckpt (every epoch)
+        tensorboard/      event files
+
+Light: no torch. Hydra asks for the folder (conf/hydra/default.yaml) before the task starts, since its
+log file goes there; the task then finds it as `paths.output_dir`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.yaml"
+STATUS_FILE = "status.json"
+ERROR_FILE = "error.txt"
+CHECKPOINT_DIR = "checkpoints"
+LAST_NAME = "last"  # checkpoints/last.ckpt, written after every epoch
+BEST_NAME = "epoch_{epoch:03d}"  # the best epoch by the monitored metric
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    """Where a run keeps its checkpoints."""
+    return Path(run_dir) / CHECKPOINT_DIR
+
+
+def last_checkpoint(run_dir: str | Path) -> Path:
+    """The checkpoint `ckpt_path=last` resumes from."""
+    return checkpoint_dir(run_dir) / f"{LAST_NAME}.ckpt"
+
+
+def claim_new_folder(parent: str | Path, now: datetime | None = None) -> Path:
+    """Create and return a folder under `parent` that no other run has: the time to the millisecond,
+    created exclusively; when another run took that name first, the next free `<name>_2`, `<name>_3`...
+
+    Exclusive creation is what makes it safe: two runs started in the same millisecond (a shell loop
+    with `&`, a job array) cannot both succeed in creating one name.
+    """
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = (now or datetime.now()).strftime("%Y-%m-%d_%H-%M-%S-%f")[:-3]
+    for n in range(1, 10_000):
+        folder = parent / (stamp if n == 1 else f"{stamp}_{n}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise RuntimeError(f"{parent}: 10000 runs started at {stamp}; pass hydra.run.dir=... explicitly")
+
+
+def latest_run(runs_dir: str | Path) -> Path | None:
+    """The run under `runs_dir` whose last checkpoint was written last; None when there is none."""
+    candidates = list(Path(runs_dir).glob(f"*/{CHECKPOINT_DIR}/{LAST_NAME}.ckpt"))
+    return max(candidates, key=lambda p: p.stat().st_mtime).parent.parent if candidates else None
+
+
+def run_folder(ckpt_path: str | None, runs_dir: str) -> str:
+    """A single run's folder: a new one, or the folder of the run it resumes (`ckpt_path=last`: the
+    latest run of this task; a path inside a run's checkpoints/: that run), so a resumed run continues
+    its checkpoints, curves and metrics in one place."""
+    if ckpt_path == "last":
+        # No earlier run: a new folder, where the task then says clearly that there is nothing to resume
+        # (an error raised here would come out of Hydra's startup as a traceback).
+        latest = latest_run(runs_dir)
+        if latest is not None:
+            return str(latest)
+    elif ckpt_path:
+        path = Path(ckpt_path).absolute()
+        if path.parent.name == CHECKPOINT_DIR:
+            return str(path.parent.parent)
+    return str(claim_new_folder(runs_dir))

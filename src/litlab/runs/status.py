@@ -1,0 +1,119 @@
+"""How a run ended, in `status.json`: running, ok, failed or interrupted, written atomically.
+
+`running` is written when the task starts and replaced when it ends, so a folder still saying running
+after its process is gone was killed (SIGKILL, a node failure). Light: no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from litlab.runs.layout import ERROR_FILE, STATUS_FILE
+from litlab.runtime.files import write_text_atomic
+from litlab.runtime.ranks import is_rank_zero, process_rank
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("running", "ok", "failed", "interrupted")
+
+
+class RunInterrupted(BaseException):
+    """SIGINT or SIGTERM arrived: the run stops, says so in its folder and exits with 128 + signal.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it; not a
+    KeyboardInterrupt, so that Lightning does not turn it into sys.exit(1).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """130 for SIGINT (Ctrl-C), 143 for SIGTERM, as a shell reports a process killed by them."""
+        return 128 + self.signum
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Within the block SIGINT and SIGTERM raise RunInterrupted (in the main thread only, where Python
+    delivers signals); the previous handlers come back afterwards. Lightning's own SIGTERM handler,
+    installed during fit, calls this one after its own work (it keeps handlers it finds)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise RunInterrupted(signum)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def write_status(run_dir: Path, status: str, **details: Any) -> None:
+    """Write `status.json`; only rank 0 writes, the other ranks of a DDP run share its folder."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    if not is_rank_zero():
+        return
+    record = {"status": status, "time": datetime.now().isoformat(timespec="seconds"), **details}
+    write_text_atomic(run_dir / STATUS_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def read_status(run_dir: Path) -> dict[str, Any] | None:
+    """The folder's status record, or None when it has none (a run from before status.json, or none)."""
+    path = run_dir / STATUS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None  # written atomically, so only a hand-edited file gets here
+
+
+def record_failure(run_dir: Path, error: BaseException) -> Path:
+    """Write `error.txt` (first line `Type: message`, then the trace) and status failed; any rank writes
+    the error, with its rank named, since a rank > 0 may be the one that failed."""
+    rank = process_rank()
+    where = f" (rank {rank})" if rank else ""
+    summary = " ".join(f"{type(error).__name__}: {error}".split())  # one line, for the sweep summary
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    path = run_dir / ERROR_FILE
+    write_text_atomic(path, f"{summary}{where}\n\n{trace}")
+    write_status(run_dir, "failed", error=summary)
+    return path
+
+
+def in_multirun() -> bool:
+    """True inside a job of `python train.py -m ...` (any launcher or sweeper)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def sweeper_value(value: float | None) -> float | None:
+    """The value handed back to the sweeper; nan (a diverged run) becomes None, a failed trial.
+
+    None rather than nan: the Optuna sweeper (hydra-optuna-sweeper 1.3 on optuna 2.x) stops the
+    whole search on a nan, while a value that is not a number only marks that trial FAIL.
+    """
+    if value is not None and math.isnan(value):
+        log.warning("The optimized metric is nan: the sweeper records this job as failed.")
+        return None
+    return value
