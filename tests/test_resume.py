@@ -81,8 +81,9 @@ def test_a_resume_must_keep_data_model_seed_and_may_change_the_rest(compose_conf
     last = f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}"
     with pytest.raises(ValueError, match=r"seed: checkpoint 1, this run 2.*resume with the values it was"):
         train(compose_config("experiment=diabetes", "seed=2", "model.optimizer.lr=0.5", last, run_dir=first))
-    with pytest.raises(ValueError, match=r"already finished epoch 2 of trainer.max_epochs=2"):
+    with pytest.raises(ValueError, match=r"finished \(it trained all 2 epochs of trainer.max_epochs; raise"):
         train(compose_config("experiment=diabetes", "seed=1", "trainer.max_epochs=2", last, run_dir=first))
+    assert read_status(first)["status"] == "ok"  # the refused resumes left the finished run's record
     train(compose_config("experiment=diabetes", "seed=1", "trainer.max_epochs=3", last, run_dir=first))
     assert load_checkpoint(first / "checkpoints" / "last.ckpt")["epoch"] == 2
 

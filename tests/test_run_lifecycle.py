@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import threading
 from datetime import datetime
@@ -14,7 +15,7 @@ import torch
 from helpers import errors, run_cli
 from omegaconf import OmegaConf
 
-from litlab.runs.layout import claim_new_folder
+from litlab.runs.layout import claim_new_folder, latest_run
 from litlab.runs.resume import plan_resume
 from litlab.runs.status import read_status, write_status
 from litlab.runtime.files import write_text_atomic
@@ -95,12 +96,12 @@ def status_dir(tmp_path: Path, **record) -> Path:
 
 
 def plan(compose_config, run: Path, *overrides: str):
-    return plan_resume(compose_config("experiment=diabetes", *overrides), run)
+    return plan_resume(compose_config("experiment=diabetes", *overrides), run, overrides=[])
 
 
 def test_an_early_stopped_run_is_finished_and_a_resume_is_refused(compose_config, tmp_path):
     run = status_dir(tmp_path, status="ok", epochs=43, stopped_by="early_stopping")
-    with pytest.raises(ValueError, match=r"finished \(it stopped by early_stopping after epoch 43"):
+    with pytest.raises(ValueError, match=r"finished \(early stopping ended it after epoch 43, so it is"):
         plan(compose_config, run, "ckpt_path=last")
     with pytest.raises(ValueError, match="already holds a finished run; it is kept"):
         plan(compose_config, run)
@@ -108,7 +109,7 @@ def test_an_early_stopped_run_is_finished_and_a_resume_is_refused(compose_config
 
 def test_a_run_at_max_epochs_resumes_only_to_train_longer(compose_config, tmp_path):
     run = status_dir(tmp_path, status="ok", epochs=200, stopped_by="max_epochs")
-    with pytest.raises(ValueError, match="raise trainer.max_epochs to train longer"):
+    with pytest.raises(ValueError, match="all 200 epochs of trainer.max_epochs; raise trainer.max_epochs"):
         plan(compose_config, run, "ckpt_path=last")
     longer = plan(compose_config, run, "ckpt_path=last", "trainer.max_epochs=300")
     assert longer.checkpoint == str(run / "checkpoints" / "last.ckpt") and not longer.finished
@@ -117,6 +118,36 @@ def test_a_run_at_max_epochs_resumes_only_to_train_longer(compose_config, tmp_pa
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(compose_config, tmp_path):
     run = status_dir(tmp_path, status="interrupted", epochs=3, signal="SIGINT")
     assert plan(compose_config, run, "ckpt_path=last").checkpoint == str(run / "checkpoints" / "last.ckpt")
+
+
+def test_a_run_stopped_after_its_fit_resumes_by_testing_only(compose_config, tmp_path):
+    best = str(tmp_path / "job" / "checkpoints" / "epoch_007.ckpt")
+    run = status_dir(tmp_path, status="interrupted", fit_done=True, best_checkpoint=best, epochs=9)
+    resumed = plan(compose_config, run, "ckpt_path=last")
+    assert (resumed.checkpoint, resumed.test_only) == (best, True)
+
+
+def test_a_fast_dev_run_is_finished_too(compose_config, tmp_path):
+    run = status_dir(tmp_path, status="ok", epochs=1, max_epochs=1, stopped_by="fast_dev_run")
+    with pytest.raises(ValueError, match="fast dev run ended it after epoch 1"):
+        plan(compose_config, run, "ckpt_path=last")
+
+
+def test_ckpt_path_last_passes_over_a_run_still_going(tmp_path):
+    runs = tmp_path / "runs"
+    for name in ("older", "live"):
+        (runs / name / "checkpoints").mkdir(parents=True)
+        (runs / name / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    write_status(runs / "older", "interrupted")
+    write_status(runs / "live", "running", pid=os.getpid(), host=socket.gethostname())  # this very process
+    assert latest_run(runs) == runs / "older"
+
+
+def test_a_wrong_optimized_metric_fails_the_run_before_it_says_ok(compose_config, tmp_path):
+    with pytest.raises(KeyError, match="optimized_metric='val/mse' is not a metric of this run"):
+        train(compose_config(*QUICK, "optimized_metric=val/mse"))
+    assert read_status(tmp_path / "run")["status"] == "failed"
+    assert not (tmp_path / "run" / "metrics.json").exists()
 
 
 def test_the_objectives_mode_follows_its_metric(compose_config):

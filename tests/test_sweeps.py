@@ -87,6 +87,11 @@ def test_rerunning_a_finished_sweep_with_ckpt_path_last_leaves_its_jobs_untouche
     result = train_cli(tmp_path, data_dir, *sweep_args, f"hydra.sweep.dir={sweep}")
     assert "already holds a finished run; it is kept" in result.stderr + result.stdout
     assert {p: p.stat().st_mtime_ns for p in kept} == kept
+    # Other values for the same job numbers: refused too, not mistaken for the finished jobs.
+    other = ["experiment=diabetes", "trainer.max_epochs=3", "seed=3,4", f"hydra.sweep.dir={sweep}"]
+    result = train_cli(tmp_path, data_dir, *other, "ckpt_path=last")
+    assert "holds a finished run of other overrides" in result.stderr + result.stdout
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept
 
 
 def test_a_nan_metric_is_a_failed_trial_and_a_number_goes_through():

@@ -15,6 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 import litlab  # noqa: F401  (registers the config resolvers)
+from litlab.runs.lifecycle import run_lifecycle
 from litlab.runtime.files import write_text_atomic
 from litlab.runtime.resolvers import REPO_ROOT
 
@@ -33,34 +34,44 @@ def predict(cfg: DictConfig) -> Path:
     from litlab.checkpoints.rebuild import rebuild
     from litlab.data.readers.input_files import read_inputs
 
-    _, datamodule, model, _ = rebuild(cfg.ckpt_path)
-    inputs = datamodule.preprocess(read_inputs(cfg.input, header=cfg.get("header")))
+    with run_lifecycle(Path(cfg.paths.output_dir)) as run:
+        run.begin()
+        _, datamodule, model, _ = rebuild(cfg.ckpt_path)
+        inputs = datamodule.preprocess(read_inputs(cfg.input, header=cfg.get("header")))
+        check_finite(inputs, cfg.input)
+        with torch.inference_mode():
+            batches = (inputs[i : i + cfg.batch_size] for i in range(0, len(inputs), cfg.batch_size))
+            outputs = torch.cat([model.predict_step(batch, 0) for batch in batches])
+        described = datamodule.describe()
+        if model.task == "regression":
+            width = described["num_targets"]
+            header = ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
+            rows = [[f"{v:.6g}" for v in values] for values in outputs.tolist()]
+        else:
+            header, rows = class_rows(outputs, model.predicted_classes(outputs), described["class_names"])
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["row", *header])
+        writer.writerows([row, *values] for row, values in enumerate(rows))
+        output = Path(cfg.output)
+        write_text_atomic(output, text.getvalue())
+        log.info("Wrote %d predictions of %s to %s", len(rows), cfg.input, output)
+        run.finish()
+    return output
+
+
+def check_finite(inputs: torch.Tensor, source: str) -> None:
+    """Preprocessed inputs are finite numbers; else the error names the first bad row and feature."""
+    import torch
+
     bad = (~torch.isfinite(inputs)).nonzero()
     if len(bad):
         row, column = bad[0].tolist()[:2]
         raise ValueError(
-            f"{cfg.input}: row {row + 1}, feature {column + 1} is not a finite number after preprocessing "
+            f"{source}: row {row + 1}, feature {column + 1} is not a finite number after preprocessing "
             "(for example a negative expression value under a log transform, or inf); give raw values as "
             "in the training data files, not already transformed or standardised ones"
         )
-    with torch.inference_mode():
-        batches = (inputs[i : i + cfg.batch_size] for i in range(0, len(inputs), cfg.batch_size))
-        outputs = torch.cat([model.predict_step(batch, 0) for batch in batches])
-    described = datamodule.describe()
-    if model.task == "regression":
-        width = described["num_targets"]
-        header = ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
-        rows = [[f"{v:.6g}" for v in values] for values in outputs.tolist()]
-    else:
-        header, rows = class_rows(outputs, model.predicted_classes(outputs), described["class_names"])
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["row", *header])
-    writer.writerows([row, *values] for row, values in enumerate(rows))
-    output = Path(cfg.output)
-    write_text_atomic(output, text.getvalue())
-    log.info("Wrote %d predictions of %s to %s", len(rows), cfg.input, output)
-    return output
 
 
 def class_rows(

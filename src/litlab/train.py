@@ -12,7 +12,7 @@ import logging
 import random
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -22,15 +22,25 @@ from omegaconf import DictConfig, OmegaConf
 import litlab  # noqa: F401  (registers the config resolvers)
 from litlab.runs.files import read_metrics, write_config, write_metrics
 from litlab.runs.layout import ERROR_FILE
-from litlab.runs.lifecycle import run_lifecycle
-from litlab.runs.resume import RunFolderInUse, check_not_finished, plan_resume
-from litlab.runs.status import RunInterrupted, in_multirun, read_status, record_failure, sweeper_value
+from litlab.runs.lifecycle import RunRecord, run_lifecycle
+from litlab.runs.resume import ResumePlan, RunFolderInUse, check_not_finished, plan_resume
+from litlab.runs.status import (
+    RunInterrupted,
+    in_multirun,
+    read_status,
+    record_failure,
+    sigterm_to_lightning,
+    sweeper_value,
+)
 from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
 from litlab.runtime.logging import lightning_logs_through_hydra
 from litlab.runtime.objective import check_objective
 from litlab.runtime.ranks import launched_by_ddp
 from litlab.runtime.resolvers import REPO_ROOT
 from litlab.runtime.threads import thread_count, torch_threads
+
+if TYPE_CHECKING:
+    import lightning as L
 
 log = logging.getLogger(__name__)
 
@@ -41,39 +51,46 @@ HPARAM_SECTIONS = ("task_name", "seed", "data", "model", "trainer")
 def train(cfg: DictConfig) -> float | None:
     """Train and test one configuration; return the metric named by `cfg.optimized_metric`."""
     # This run's own folder: new for a fresh run (never shared, even by runs started in the same
-    # millisecond), the resumed run's for ckpt_path=... (runs/layout.py chose it before Hydra's log
+    # millisecond), the continued run's for ckpt_path=last (runs/layout.py chose it before Hydra's log
     # file went there).
     run_dir = Path(cfg.paths.output_dir)
-    plan = plan_resume(cfg, run_dir)
-    if plan.finished:  # a finished sweep job rerun with ckpt_path=last: leave it as it is
-        return optimized_metric(cfg, read_metrics(run_dir))
+    earlier = read_status(run_dir)  # the folder holds an earlier run: written only once a resume is accepted
+    with torch_threads(thread_count(cfg)), run_lifecycle(run_dir, resuming=earlier is not None) as run:
+        plan = plan_resume(cfg, run_dir, run.overrides)
+        if plan.finished:  # a finished sweep job rerun with ckpt_path=last: leave it as it is
+            return optimized_metric(cfg, read_metrics(run_dir))
+        import lightning as L  # deferred: printing or checking a config never imports torch
 
-    import lightning as L  # deferred: printing or checking a config never imports torch
-
-    lightning_logs_through_hydra()
-    resuming = plan.checkpoint is not None
-    with torch_threads(thread_count(cfg)), run_lifecycle(run_dir, resuming) as run:
+        lightning_logs_through_hydra()
         check_config(cfg)
         draw_seed_if_unseeded(cfg)
         L.seed_everything(cfg.seed, workers=True)
 
         datamodule = setup_data(cfg)
         config = OmegaConf.to_container(cfg, resolve=True)
-        checkpoint_path = check_resumable(plan.checkpoint, config, cfg)
+        checkpoint_path = check_resumable(plan, config, cfg)
         model = instantiate(cfg.model)
         trainer = build_trainer(cfg, config)
         run.trainer = trainer
         run.begin()  # the checks are passed: from here on the folder records this run
 
         with ddp_ranks_for_this_job(trainer.world_size):
-            metrics = fit_and_test(trainer, model, datamodule, checkpoint_path, cfg.monitor.metric)
+            if plan.test_only:  # stopped after its fit ended: what is left is the test
+                run.details.update(
+                    {k: earlier[k] for k in ("epochs", "max_epochs", "stopped_by") if k in earlier}
+                )
+                metrics = validate_and_test(trainer, model, datamodule, checkpoint_path)
+                metrics.update(earlier.get("train_metrics", {}))
+            else:
+                metrics = fit_and_test(trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, run)
+            value = optimized_metric(cfg, metrics)  # a wrong name fails the run before it says ok
             if trainer.is_global_zero:  # under DDP only rank 0 writes the run's files
                 write_metrics(run_dir, metrics)
                 write_config(run_dir, cfg)
                 log_hparams(trainer, cfg, metrics)
                 run.finish()
                 log.info("Run dir: %s", run_dir)
-    return optimized_metric(cfg, metrics)
+    return value
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -102,14 +119,21 @@ def draw_seed_if_unseeded(cfg: DictConfig) -> None:
         return
     import os
 
+    if not launched_by_ddp() and int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1))) > 1:
+        raise ValueError(
+            "seed=null with processes started outside Lightning (torchrun, srun): each would draw its "
+            "own seed and its own data split; give seed=<integer>"
+        )
     inherited = os.environ.get("PL_GLOBAL_SEED") if launched_by_ddp() else None
     seed = int(inherited) if inherited else random.randrange(2**31)
     OmegaConf.update(cfg, "seed", seed, force_add=True)
     log.info("seed=null: drew seed %d (it is in config.yaml and the checkpoints)", seed)
 
 
-def check_resumable(checkpoint_path: str | None, config: dict[str, Any], cfg: DictConfig) -> str | None:
-    """Before any weights are loaded: a checkpoint that is whole, of this experiment, with epochs left."""
+def check_resumable(plan: ResumePlan, config: dict[str, Any], cfg: DictConfig) -> str | None:
+    """Before any weights are loaded: a checkpoint that is whole, of this experiment, with epochs left
+    (or, to test only, a finished fit)."""
+    checkpoint_path = plan.checkpoint
     if not checkpoint_path:
         return None
     from litlab.checkpoints.contents import stored_config
@@ -118,7 +142,8 @@ def check_resumable(checkpoint_path: str | None, config: dict[str, Any], cfg: Di
 
     checkpoint = load_checkpoint(checkpoint_path, mmap=True)
     check_same_experiment(stored_config(checkpoint), config)
-    check_not_finished(checkpoint, cfg.trainer.get("max_epochs"))
+    if not plan.test_only:
+        check_not_finished(checkpoint, cfg.trainer.get("max_epochs"))
     return checkpoint_path
 
 
@@ -162,20 +187,37 @@ def instantiate_each(group: DictConfig | None) -> list[Any]:
     return [instantiate(entry) for entry in group.values() if entry and "_target_" in entry]
 
 
-def fit_and_test(trainer, model, datamodule, checkpoint_path: str | None, monitor: str) -> dict[str, float]:
+def fit_and_test(
+    trainer: L.Trainer,
+    model: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    checkpoint_path: str | None,
+    monitor: str,
+    run: RunRecord,
+) -> dict[str, float]:
     """Fit, then validate and test the best checkpoint: the final train/, val/ and test/ metrics."""
     from litlab.checkpoints.callbacks import best_checkpoint
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint_path)
-    metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
-
+    with sigterm_to_lightning():  # Lightning stops every rank at the same step
+        trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint_path)
+    train_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
     best = best_checkpoint(trainer, monitor)
+    run.fit_done(best, train_metrics)
+    return {**train_metrics, **validate_and_test(trainer, model, datamodule, best)}
+
+
+def validate_and_test(
+    trainer: L.Trainer, model: L.LightningModule, datamodule: L.LightningDataModule, checkpoint: str | None
+) -> dict[str, float]:
+    """val/ and test/ metrics of `checkpoint` (None: the model's current weights)."""
     # Validation of the best checkpoint goes to metrics.json only: the loggers already hold
     # the per-epoch curve, and a second point at the last step would misdraw it.
     fit_loggers, trainer.loggers = trainer.loggers, []
-    metrics.update((trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False) or [{}])[0])
+    metrics = dict(
+        (trainer.validate(model, datamodule=datamodule, ckpt_path=checkpoint, verbose=False) or [{}])[0]
+    )
     trainer.loggers = fit_loggers  # under fast_dev_run, Lightning's DummyLogger
-    metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=best)[0])
+    metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint)[0])
     return {name: float(value) for name, value in sorted(metrics.items())}
 
 
@@ -220,6 +262,11 @@ def main(cfg: DictConfig) -> float | None:
     try:
         value = train(cfg)
     except RunInterrupted as stop:
+        if in_multirun():  # Hydra's end-of-sweep callback will not run: say now what the jobs hold
+            from litlab.runs.summary import write_summary
+
+            sweep = Path(HydraConfig.get().sweep.dir)
+            write_summary(sweep, cfg.get("optimized_metric"), cfg.get("optimized_metric_mode"))
         sys.exit(stop.exit_code)
     except Exception as error:
         if not in_multirun():

@@ -57,15 +57,19 @@ def predictor(pl_module: L.LightningModule) -> Predict:
     return predict
 
 
-def answers(predict: Predict, queries: torch.Tensor, task: str, classes: Sequence[str]) -> list[str]:
-    """One line per query point: the prediction, or the class probability and the class it gives."""
+def answers(
+    pl_module: L.LightningModule, predict: Predict, queries: torch.Tensor, classes: Sequence[str]
+) -> list[str]:
+    """One line per query point: the prediction, or the class probability and the class the model gives
+    (its own `predicted_classes`, so the figure and the report decide alike)."""
+    task, outputs = pl_module.task, predict(queries)
+    decided = pl_module.predicted_classes(outputs).tolist() if task != "regression" else [None] * len(outputs)
     lines = []
-    for point, value in zip(queries.tolist(), predict(queries), strict=True):
-        if task == "binary":  # [P(class 0), P(class 1)]: P(class 1) > 0.5 decides, as the lectures do
+    for point, value, k in zip(queries.tolist(), outputs, decided, strict=True):
+        if task == "binary":  # the lectures print P(class 1) and whether it passes
             p = value[1].item()
-            lines.append(f"x = {point}: P({classes[1]}) = {p:.4f} -> {classes[int(p > 0.5)]} ({p > 0.5})")
+            lines.append(f"x = {point}: P({classes[1]}) = {p:.4f} -> {classes[k]} ({bool(k)})")
         elif task == "multiclass":
-            k = int(value.argmax())
             lines.append(f"x = {point}: {classes[k]} (p = {value[k].item():.4f})")
         else:
             lines.append(f"x = {point}: prediction {', '.join(f'{v:.4f}' for v in value.tolist())}")
@@ -111,7 +115,7 @@ class DataFigure(Callback):
         classes = described["class_names"]
         run_dir = Path(trainer.default_root_dir)
         if len(queries):
-            self.report(trainer, run_dir, answers(predict, queries, task, classes))
+            self.report(trainer, run_dir, answers(pl_module, predict, queries, classes))
         if (features, task) not in FIGURES or (task == "regression" and described["num_targets"] != 1):
             log.debug("DataFigure: no figure for %d input features and a %s task", features, task)
             return

@@ -54,7 +54,9 @@ def best_checkpoint(trainer: L.Trainer, monitor: str) -> str | None:
     if any(callback.monitor == monitor for callback in callbacks):
         log.warning("No checkpoint was saved for %s: testing the final weights.", monitor)
     elif callbacks:
-        log.info("No checkpoint monitors %s: testing the final weights.", monitor)
+        log.warning(
+            "No checkpoint callback monitors %s (monitor.metric): testing the final weights.", monitor
+        )
     else:
         log.warning(
             "Checkpointing is off (callbacks.best_checkpoint=null, or fast_dev_run): testing the final "

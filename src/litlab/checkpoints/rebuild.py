@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -31,10 +32,19 @@ def build_model(config: DictConfig, checkpoint: dict[str, Any], strict: bool = T
     return model.eval()
 
 
-def load_model(path: str | Path, expected: type, map_location: Any = "cpu", strict: bool = True) -> Any:
-    """`Classifier.load_from_checkpoint(path)`: the trained model, its net rebuilt from the stored config."""
-    checkpoint = load_checkpoint(path, map_location=map_location)
+def load_model(
+    path: str | Path,
+    expected: type,
+    map_location: Any = None,
+    strict: bool = True,
+    weights_only: bool | None = True,
+) -> Any:
+    """`Classifier.load_from_checkpoint(path)`: the trained model, its net rebuilt from the stored config,
+    on the device `map_location` names (a device, or a string such as "cuda:0"; CPU when None)."""
+    checkpoint = load_checkpoint(path, map_location="cpu", weights_only=weights_only)
     model = build_model(run_config(checkpoint, path), checkpoint, strict=strict)
+    if isinstance(map_location, (str, torch.device)):
+        model = model.to(map_location)
     if not isinstance(model, expected):
         raise TypeError(
             f"checkpoint {path} holds a {type(model).__name__}, not a {expected.__name__}; load it with "

@@ -167,16 +167,27 @@ class SupervisedModule(L.LightningModule):
 
     @classmethod
     def load_from_checkpoint(  # type: ignore[override]
-        cls, checkpoint_path: str, map_location: Any = "cpu", strict: bool = True, **kwargs: Any
+        cls,
+        checkpoint_path: str,
+        map_location: Any = None,
+        hparams_file: str | None = None,
+        strict: bool | None = None,
+        weights_only: bool | None = True,
+        **kwargs: Any,
     ) -> SupervisedModule:
-        """The trained model of a litlab checkpoint, ready to predict (eval mode): its net, optimizer and
-        sizes are rebuilt from the run config the checkpoint carries, since they are objects that
-        Lightning's hyperparameters cannot hold (and checkpoints stay loadable with weights_only=True)."""
+        """The trained model of a litlab checkpoint, ready to predict (eval mode, on `map_location`'s
+        device, CPU by default): its net, optimizer and sizes are rebuilt from the run config the
+        checkpoint carries, since they are objects that Lightning's hyperparameters cannot hold. Lightning's
+        signature; `hparams_file` and overrides of the constructor's arguments do not apply."""
         from litlab.checkpoints.rebuild import load_model
 
-        if kwargs:
+        if kwargs or hparams_file is not None:
+            given = sorted([*kwargs, *(["hparams_file"] if hparams_file is not None else [])])
             raise TypeError(
-                f"{cls.__name__}.load_from_checkpoint takes no overrides ({sorted(kwargs)}): a litlab "
-                "checkpoint rebuilds the model it was trained as"
+                f"{cls.__name__}.load_from_checkpoint takes no overrides ({', '.join(given)}): a litlab "
+                "checkpoint rebuilds the model it was trained as from the config it carries"
             )
-        return load_model(checkpoint_path, expected=cls, map_location=map_location, strict=strict)
+        return load_model(
+            checkpoint_path, expected=cls, map_location=map_location, strict=strict is not False,
+            weights_only=weights_only,
+        )  # fmt: skip

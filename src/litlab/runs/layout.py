@@ -57,15 +57,23 @@ def claim_new_folder(parent: str | Path, now: datetime | None = None) -> Path:
 
 
 def latest_run(runs_dir: str | Path) -> Path | None:
-    """The run under `runs_dir` whose last checkpoint was written last; None when there is none."""
-    candidates = list(Path(runs_dir).glob(f"*/{CHECKPOINT_DIR}/{LAST_NAME}.ckpt"))
-    return max(candidates, key=lambda p: p.stat().st_mtime).parent.parent if candidates else None
+    """The run under `runs_dir` whose last checkpoint was written last, of those not running now (a
+    live run keeps its folder to itself); None when there is none."""
+    from litlab.runs.status import is_live, read_status
+
+    candidates = [
+        last.parent.parent
+        for last in Path(runs_dir).glob(f"*/{CHECKPOINT_DIR}/{LAST_NAME}.ckpt")
+        if not is_live(read_status(last.parent.parent) or {})
+    ]
+    return max(candidates, key=lambda run: last_checkpoint(run).stat().st_mtime) if candidates else None
 
 
 def run_folder(ckpt_path: str | None, runs_dir: str) -> str:
-    """A single run's folder: a new one, or the folder of the run it resumes (`ckpt_path=last`: the
-    latest run of this task; a path inside a run's checkpoints/: that run), so a resumed run continues
-    its checkpoints, curves and metrics in one place."""
+    """A single run's folder: a new one, or the folder of the run it continues (`ckpt_path=last`: the
+    latest run of this task; a run's own checkpoints/last.ckpt: that run), so a resumed run continues
+    its checkpoints, curves and metrics in one place. Any other checkpoint (a best epoch_NNN.ckpt, a
+    file from elsewhere) starts a new folder: continuing it in place would overwrite the later epochs."""
     if ckpt_path == "last":
         # No earlier run: a new folder, where the task then says clearly that there is nothing to resume
         # (an error raised here would come out of Hydra's startup as a traceback).
@@ -74,6 +82,6 @@ def run_folder(ckpt_path: str | None, runs_dir: str) -> str:
             return str(latest)
     elif ckpt_path:
         path = Path(ckpt_path).absolute()
-        if path.parent.name == CHECKPOINT_DIR:
+        if path.name == f"{LAST_NAME}.ckpt" and path.parent.name == CHECKPOINT_DIR:
             return str(path.parent.parent)
     return str(claim_new_folder(runs_dir))

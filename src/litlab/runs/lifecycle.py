@@ -3,31 +3,54 @@
 Every way out of the task goes through `run_lifecycle`, so no folder is left saying less than it should:
 a finished run writes its metrics and then `ok`; an exception writes error.txt and `failed`; SIGINT or
 SIGTERM writes `interrupted` with the epochs done (last.ckpt stays, so `ckpt_path=last` resumes it)
-and the process exits 130 or 143.
+and the process exits 130 or 143. A folder that holds an earlier run (a resume) is written only once
+the resume is accepted (`begin()`): a refused one leaves that run's record as it was.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from litlab.runs.status import RunInterrupted, record_failure, signals_interrupt, write_status
+from litlab.runs.status import (
+    RunInterrupted,
+    is_lightning_sigterm,
+    record_failure,
+    signals_interrupt,
+    write_status,
+)
 
 log = logging.getLogger(__name__)
 
 
 def stopped_by(trainer: Any) -> str:
-    """What ended a fit: max_epochs, early_stopping, or stopped (max_steps, max_time, fast_dev_run)."""
+    """What ended a fit: fast_dev_run, max_epochs, max_steps, early_stopping, or stopped (max_time...)."""
+    if trainer.fast_dev_run:
+        return "fast_dev_run"
     max_epochs = trainer.max_epochs
     if max_epochs is not None and max_epochs >= 0 and trainer.current_epoch >= max_epochs:
         return "max_epochs"
-    if any(getattr(callback, "stopped_epoch", 0) for callback in trainer.early_stopping_callbacks):
-        return "early_stopping"
+    if 0 < trainer.max_steps <= trainer.global_step:
+        return "max_steps"
+    for callback in trainer.early_stopping_callbacks:
+        if callback.stopped_epoch > 0 or callback.wait_count >= callback.patience:  # epoch 0 counts too
+            return "early_stopping"
     return "stopped"
+
+
+def job_overrides() -> list[str]:
+    """The command-line overrides of this run (Hydra's), but the resume request itself."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return sorted(o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("ckpt_path="))
 
 
 class RunRecord:
@@ -38,11 +61,20 @@ class RunRecord:
         self.resuming = resuming
         self.begun = False
         self.trainer: Any = None
+        self.overrides = job_overrides()
+        # Kept in every status written: who runs (a live run is not resumed by another) and with what.
+        self.details: dict[str, Any] = {"pid": os.getpid(), "host": socket.gethostname()}
+        self.details["overrides"] = self.overrides
+
+    def write(self, status: str, **details: Any) -> None:
+        """status.json with this run's details, updated by `details`."""
+        self.details.update(details)
+        write_status(self.run_dir, status, **self.details)
 
     def begin(self) -> None:
         """The checks are passed and training begins: from here on the folder is this run's to write."""
         self.begun = True
-        write_status(self.run_dir, "running", pid=os.getpid())
+        self.write("running")
 
     def owns_folder(self) -> bool:
         """Whether failures go into the folder: a refused resume (another experiment, nothing left to
@@ -53,28 +85,46 @@ class RunRecord:
         """Training epochs finished so far (the current epoch, if cut short, does not count)."""
         return int(self.trainer.current_epoch) if self.trainer is not None else 0
 
+    def fit_done(self, best: str | None, train_metrics: dict[str, float]) -> None:
+        """Training ended; what is left is testing. A run stopped from here on resumes by testing only."""
+        self.write(
+            "running", fit_done=True, best_checkpoint=best, train_metrics=train_metrics,
+            **self.fit_summary(),
+        )  # fmt: skip
+
+    def fit_summary(self) -> dict[str, Any]:
+        """Epochs done, the epoch limit and what ended the fit (for deciding whether it may go on)."""
+        if self.trainer is None:
+            return {}
+        return {
+            "epochs": self.epochs_done(),
+            "max_epochs": self.trainer.max_epochs,
+            "stopped_by": stopped_by(self.trainer),
+        }
+
     def finish(self) -> None:
-        """Mark the run ok: call after its results are written (a training run says how its fit ended)."""
-        fit = (
-            {}
-            if self.trainer is None
-            else {"epochs": self.epochs_done(), "stopped_by": stopped_by(self.trainer)}
-        )
-        write_status(self.run_dir, "ok", **fit)
+        """Mark the run ok: call after its results are written."""
+        if "stopped_by" not in self.details:
+            self.details.update(self.fit_summary())
+        self.write("ok")
 
 
 @contextmanager
 def run_lifecycle(run_dir: Path, resuming: bool = False) -> Iterator[RunRecord]:
-    """Around the whole task; see the module docstring. `resuming`: the folder holds an earlier run,
-    which is only written to once `begin()` says the resume was accepted."""
+    """Around the whole task; see the module docstring. `resuming`: the folder holds an earlier run."""
     record = RunRecord(run_dir, resuming)
     try:
         with signals_interrupt():
-            yield record
+            try:
+                yield record
+            except BaseException as error:
+                if is_lightning_sigterm(error):  # Lightning's synchronised stop on SIGTERM (DDP-safe)
+                    raise RunInterrupted(signal.SIGTERM) from error
+                raise
     except RunInterrupted as stop:
-        signal_name = str(stop).rsplit(" ", 1)[-1]
+        signal_name = signal.Signals(stop.signum).name
         if record.owns_folder():
-            write_status(run_dir, "interrupted", signal=signal_name, epochs=record.epochs_done())
+            record.write("interrupted", signal=signal_name, epochs=record.epochs_done())
         log.warning(
             "Interrupted by %s after %d finished epoch(s): %s keeps checkpoints/last.ckpt; continue with "
             "ckpt_path=last", signal_name, record.epochs_done(), run_dir,
@@ -82,5 +132,5 @@ def run_lifecycle(run_dir: Path, resuming: bool = False) -> Iterator[RunRecord]:
         raise
     except Exception as error:
         if record.owns_folder():
-            record_failure(run_dir, error)
+            record_failure(run_dir, error, **record.details)
         raise

@@ -2,11 +2,12 @@
 
 - no ckpt_path: start afresh, but never over a finished run's results (a sweep rerun into its own
   folder without ckpt_path=last);
-- `ckpt_path=last`: the run's own checkpoints/last.ckpt (the folder was chosen by runs.layout.run_folder:
-  the latest run of this task, or the sweep job's own folder). A finished run (early-stopped, or at
-  trainer.max_epochs) is left untouched in a sweep and refused for a single run; a sweep job with
-  no last.ckpt yet starts afresh;
-- a path: that checkpoint, checked to be whole, of this experiment, and not finished.
+- `ckpt_path=last` (or the folder's own checkpoints/last.ckpt): continue the run in this folder (chosen
+  by runs.layout.run_folder: the latest run of this task, or the sweep job's own folder). A finished run
+  (early-stopped, fast_dev_run, or at its max_epochs) is left untouched in a sweep and refused for a
+  single run, unless more epochs are asked of a max-epochs run; a run stopped after its fit ended only
+  tests; a sweep job with no last.ckpt yet starts afresh;
+- another path: that checkpoint, in a new folder, checked to be whole, of this experiment, not finished.
 """
 
 from __future__ import annotations
@@ -30,54 +31,68 @@ class RunFolderInUse(ValueError):
 
 @dataclass(frozen=True)
 class ResumePlan:
-    """What the task does with its folder: train from `checkpoint` (None: afresh), or nothing at all."""
+    """What the task does with its folder: train from `checkpoint` (None: afresh), only test
+    `checkpoint` (the fit had ended), or nothing at all (`finished`)."""
 
     checkpoint: str | None = None
+    test_only: bool = False
     finished: bool = False  # the run in this folder already ended: leave it as it is
 
 
-def epochs_left(status: dict, max_epochs: int | None) -> bool:
-    """Whether a finished run could train on: it reached max_epochs and more are now asked for."""
-    if status.get("stopped_by") != "max_epochs":
-        return False  # early stopping (or max_steps, max_time) ended it: it is done
-    return max_epochs is None or max_epochs < 0 or status.get("epochs", 0) < max_epochs
+def can_train_longer(status: dict, max_epochs: int | None, run_dir: Path) -> bool:
+    """Whether a finished run may go on: it ended at its max_epochs, more are asked, last.ckpt is there."""
+    if status.get("stopped_by") != "max_epochs" or not last_checkpoint(run_dir).is_file():
+        return False  # early stopping, fast_dev_run, max_steps or max_time ended it: it is done
+    done = status.get("max_epochs") or status.get("epochs", 0)
+    return max_epochs is not None and (max_epochs < 0 or max_epochs > done)
 
 
 def finished_message(run_dir: Path, status: dict) -> str:
     """Why a finished run cannot be resumed, and what to do instead."""
-    epochs = status.get("epochs", "?")
-    if status.get("stopped_by") == "max_epochs":
+    epochs, how = status.get("epochs", "?"), status.get("stopped_by", "itself")
+    if how == "max_epochs":
         why = (
             f"it trained all {epochs} epochs of trainer.max_epochs; raise trainer.max_epochs to train longer"
         )
     else:
-        why = f"it stopped by {status.get('stopped_by', 'itself')} after epoch {epochs}, so it is done"
+        why = f"{how.replace('_', ' ')} ended it after epoch {epochs}, so it is done"
     return (
-        f"ckpt_path=last: the run in {run_dir} finished ({why}). Evaluate it with "
+        f"the run in {run_dir} finished ({why}). Evaluate it with "
         f"`python eval.py ckpt_path={run_dir}/checkpoints/<best>.ckpt`, or start a new run without ckpt_path"
     )
 
 
-def plan_resume(cfg: DictConfig, run_dir: Path) -> ResumePlan:
-    """Decide from `cfg.ckpt_path` and the folder's status what this run does."""
+def plan_resume(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> ResumePlan:
+    """Decide from `cfg.ckpt_path` and the folder's status what this run does; `overrides` are this
+    run's own (a finished sweep job is only kept for the same ones)."""
     ckpt_path = cfg.get("ckpt_path")
+    last = last_checkpoint(run_dir)
+    if ckpt_path and ckpt_path != "last" and Path(ckpt_path).absolute() == last.absolute():
+        ckpt_path = "last"  # the folder's own last.ckpt: the same as continuing it
     status = read_status(run_dir) or {}
-    max_epochs = cfg.trainer.get("max_epochs")
-    if not ckpt_path:
-        if status.get("status") == "ok" and is_rank_zero():
+    if status.get("status") == "ok" and is_rank_zero():  # DDP ranks > 0 follow rank 0 into its run
+        if ckpt_path == "last" and can_train_longer(status, cfg.trainer.get("max_epochs"), run_dir):
+            return ResumePlan(checkpoint=str(last))
+        if ckpt_path == "last" and in_multirun():
+            if status.get("overrides", overrides) != overrides:
+                raise RunFolderInUse(
+                    f"{run_dir} holds a finished run of other overrides ({status['overrides']}, this job: "
+                    f"{overrides}); it is kept. Give the sweep another folder (hydra.sweep.dir=...)"
+                )
+            log.info("%s finished earlier (%s): left as it is", run_dir, status.get("stopped_by"))
+            return ResumePlan(finished=True)
+        if ckpt_path == "last":
+            raise ValueError(f"ckpt_path=last: {finished_message(run_dir, status)}")
+        if not ckpt_path:
             raise RunFolderInUse(
                 f"{run_dir} already holds a finished run; it is kept. Resume it with ckpt_path=last, "
                 "or give the sweep another folder (hydra.sweep.dir=...)"
             )
-        return ResumePlan()
     if ckpt_path != "last":
-        return ResumePlan(checkpoint=str(ckpt_path))
-    if status.get("status") == "ok" and not epochs_left(status, max_epochs):
-        if in_multirun():
-            log.info("%s finished earlier (%s): left as it is", run_dir, status.get("stopped_by"))
-            return ResumePlan(finished=True)
-        raise ValueError(finished_message(run_dir, status))
-    last = last_checkpoint(run_dir)
+        return ResumePlan(checkpoint=str(ckpt_path) if ckpt_path else None)
+    if status.get("fit_done") and status.get("status") in ("running", "interrupted"):
+        # Stopped while testing: the fit is complete (a resumed fit would train on), so test its best.
+        return ResumePlan(checkpoint=status.get("best_checkpoint") or str(last), test_only=True)
     if last.is_file():
         return ResumePlan(checkpoint=str(last))
     if in_multirun() or not is_rank_zero():  # a sweep job not started yet; rank 0 already chose

@@ -43,11 +43,32 @@ class RunInterrupted(BaseException):
         return 128 + self.signum
 
 
+# True while Lightning fits: it then handles SIGTERM itself, stopping every DDP rank at the same step
+# (a rank raising on its own would leave the others waiting in a collective).
+_lightning_fitting = False
+
+
+@contextmanager
+def sigterm_to_lightning() -> Iterator[None]:
+    """Around `trainer.fit`: SIGTERM is left to Lightning, which raises SIGTERMException on every rank."""
+    global _lightning_fitting
+    _lightning_fitting = True
+    try:
+        yield
+    finally:
+        _lightning_fitting = False
+
+
+def is_lightning_sigterm(error: BaseException) -> bool:
+    """Lightning's SIGTERMException, named rather than imported: this module must not import torch."""
+    return type(error).__name__ == "SIGTERMException"
+
+
 @contextmanager
 def signals_interrupt() -> Iterator[None]:
     """Within the block SIGINT and SIGTERM raise RunInterrupted (in the main thread only, where Python
-    delivers signals); the previous handlers come back afterwards. Lightning's own SIGTERM handler,
-    installed during fit, calls this one after its own work (it keeps handlers it finds)."""
+    delivers signals); the previous handlers come back afterwards. During a fit Lightning's SIGTERM
+    handler runs first (it keeps the handlers it finds) and this one leaves the stop to it."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -55,6 +76,8 @@ def signals_interrupt() -> Iterator[None]:
         return
 
     def interrupt(signum: int, frame: Any) -> None:
+        if signum == signal.SIGTERM and _lightning_fitting:
+            return
         raise RunInterrupted(signum)
 
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -86,7 +109,7 @@ def read_status(run_dir: Path) -> dict[str, Any] | None:
         return None  # written atomically, so only a hand-edited file gets here
 
 
-def record_failure(run_dir: Path, error: BaseException) -> Path:
+def record_failure(run_dir: Path, error: BaseException, **details: Any) -> Path:
     """Write `error.txt` (first line `Type: message`, then the trace) and status failed; any rank writes
     the error, with its rank named, since a rank > 0 may be the one that failed."""
     rank = process_rank()
@@ -95,8 +118,25 @@ def record_failure(run_dir: Path, error: BaseException) -> Path:
     trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     path = run_dir / ERROR_FILE
     write_text_atomic(path, f"{summary}{where}\n\n{trace}")
-    write_status(run_dir, "failed", error=summary)
+    write_status(run_dir, "failed", **{**details, "error": summary})
     return path
+
+
+def is_live(record: dict[str, Any]) -> bool:
+    """Whether the process a `running` status names still runs on this machine (another machine's run
+    cannot be asked: it counts as not running, so that a run killed on a cluster node can be resumed)."""
+    import os
+    import socket
+
+    if record.get("status") != "running":
+        return False
+    if record.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(record.get("pid", -1)), 0)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def in_multirun() -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import logging
 import math
 import re
@@ -24,6 +23,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from litlab.runs.files import read_metrics
 from litlab.runs.layout import ERROR_FILE, METRICS_FILE
 from litlab.runs.status import read_status
 from litlab.runtime.files import write_text_atomic
@@ -59,7 +59,7 @@ def read_job(folder: Path, sweep_dir: Path) -> Job:
     else:
         status = record.get("status")
     if status == "ok" and metrics.exists():
-        job.status, job.metrics = "ok", {k: float(v) for k, v in json.loads(metrics.read_text()).items()}
+        job.status, job.metrics = "ok", read_metrics(folder)
     elif status == "failed" and error.exists():
         job.status, job.error = "failed", error.read_text().partition("\n")[0]
     elif status == "interrupted":
