@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +20,22 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     non-atomic copy when that folder is on another file system.
     """
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None
+    ) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
         with atomic_open(path, "wb", fsync=True) as f:
             torch.save(checkpoint, f)
 
     def load_checkpoint(
-        self, path, map_location: Any = None, weights_only: bool | None = None
+        self, path: str | Path, map_location: Any = None, weights_only: bool | None = None
     ) -> dict[str, Any]:
         return load_checkpoint(path, map_location=map_location, weights_only=weights_only)
 
 
 def load_checkpoint(
-    path, map_location: Any = "cpu", weights_only: bool | None = True, mmap: bool = False
+    path: str | Path, map_location: Any = "cpu", weights_only: bool | None = True, mmap: bool = False
 ) -> dict[str, Any]:
     """torch.load with errors that say which file is wrong and what to do (mmap: tensors stay on disk)."""
     path = Path(path)
@@ -43,12 +46,15 @@ def load_checkpoint(
         )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=weights_only, mmap=mmap)
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
         raise ValueError(
             f"checkpoint {path} is truncated or not a checkpoint ({type(err).__name__}: {err}). "
             "It may have been cut short by a crash or a full disk; resume from another one "
             "(checkpoints/last.ckpt or the epoch_*.ckpt beside it) or start afresh"
         ) from err
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ValueError(f"checkpoint {path} holds no model state_dict: it was not written by Lightning")
+        raise ValueError(
+            f"checkpoint {path} holds no model state_dict: it was not written by Lightning. Give a .ckpt "
+            "from a run's checkpoints/ folder"
+        )
     return checkpoint

@@ -35,7 +35,10 @@ class TensorBatches:
         epoch_source: Callable[[], int] | None = None,
     ) -> None:
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
-            raise ValueError("TensorBatches needs tensors of equal length")
+            raise ValueError(
+                f"TensorBatches needs tensors of equal length, got lengths {[len(t) for t in tensors]}: "
+                "give one input row per target"
+            )
         if batch_size is not None and batch_size < 1:
             raise ValueError(
                 f"batch_size must be a positive integer or null (one full batch), got {batch_size}"

@@ -34,7 +34,10 @@ def thread_count(cfg: DictConfig) -> int | None:
     job on its own core is faster for the small nets that sweeps are made of.
     """
     if cfg.get("threads"):
-        return int(cfg.threads)
+        threads = cfg.threads
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads={threads!r} is not a positive integer; give threads=N or threads=null")
+        return threads
     jobs = parallel_jobs()
     return max(1, available_cores() // jobs) if jobs > 1 else None
 
