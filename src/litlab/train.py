@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import litlab  # noqa: F401  (registers the config resolvers)
 from litlab.runs.files import read_metrics, write_config, write_metrics
+from litlab.runs.folds import CrossValidationResults, cv_enabled, fold_config, fold_seed
 from litlab.runs.layout import ERROR_FILE
 from litlab.runs.lifecycle import RunRecord, run_lifecycle
 from litlab.runs.resume import ResumePlan, RunFolderInUse, check_not_finished, plan_resume
@@ -56,10 +57,12 @@ def train(cfg: DictConfig) -> float | None:
     run_dir = Path(cfg.paths.output_dir)
     earlier = read_status(run_dir)  # the folder holds an earlier run: written only once a resume is accepted
     with torch_threads(thread_count(cfg)), run_lifecycle(run_dir, resuming=earlier is not None) as run:
+        check_cv_config(cfg)  # before the resume plan: a CV run cannot be resumed yet
         plan = plan_resume(cfg, run_dir, run.overrides)
         if plan.finished:  # a finished sweep job rerun with ckpt_path=last: leave it as it is
             return optimized_metric(cfg, read_metrics(run_dir))
         import lightning as L  # deferred: printing or checking a config never imports torch
+        import torch
 
         lightning_logs_through_hydra()
         check_config(cfg)
@@ -69,28 +72,78 @@ def train(cfg: DictConfig) -> float | None:
         datamodule = setup_data(cfg)
         config = OmegaConf.to_container(cfg, resolve=True)
         checkpoint_path = check_resumable(plan, config, cfg)
-        model = instantiate(cfg.model)
-        trainer = build_trainer(cfg, config)
-        run.trainer = trainer
-        run.begin()  # the checks are passed: from here on the folder records this run
+        # Without cv one "fold": the data module's own split, in the run folder itself.
+        cv = CrossValidationResults(run_dir, cfg.cv.folds, cfg.cv.repeats) if cv_enabled(cfg) else None
+        folds = datamodule.folds(cfg.cv.folds, cfg.cv.repeats) if cv else [None]
+        for n, fold in enumerate(folds):
+            fold_cfg = cfg
+            if fold is not None:  # this fold's rows (preprocessing refitted), own folder and seed
+                datamodule.use_fold(fold)
+                fold_cfg = fold_config(cfg, cv.fold_dir(fold.name))
+                L.seed_everything(fold_seed(cfg.seed, n), workers=True, verbose=False)
+            model = instantiate(cfg.model)
+            trainer = build_trainer(fold_cfg, config)
+            run.trainer = trainer
+            if fold is not None:
+                check_one_process(trainer, cfg)
+                run.details.update(fold=fold.name, folds_done=n, folds_total=len(folds))
+            run.begin()  # the checks are passed: from here on the folder records this run (and fold)
 
-        with ddp_ranks_for_this_job(trainer.world_size):
-            if plan.test_only:  # stopped after its fit ended: what is left is the test
-                run.details.update(
-                    {k: earlier[k] for k in ("epochs", "max_epochs", "stopped_by") if k in earlier}
-                )
-                metrics = validate_and_test(trainer, model, datamodule, checkpoint_path)
-                metrics.update(earlier.get("train_metrics", {}))
-            else:
-                metrics = fit_and_test(trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, run)
-            value = optimized_metric(cfg, metrics)  # a wrong name fails the run before it says ok
-            if trainer.is_global_zero:  # under DDP only rank 0 writes the run's files
+            with ddp_ranks_for_this_job(trainer.world_size):
+                if plan.test_only:  # stopped after its fit ended: what is left is the test
+                    run.details.update(
+                        {k: earlier[k] for k in ("epochs", "max_epochs", "stopped_by") if k in earlier}
+                    )
+                    metrics = validate_and_test(trainer, model, datamodule, checkpoint_path)
+                    metrics.update(earlier.get("train_metrics", {}))
+                else:
+                    fit_run = run if fold is None else None  # a fold's fit is no resume point
+                    metrics = fit_and_test(
+                        trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, fit_run
+                    )
+                if cv:  # the best checkpoint's outputs on the fold's test rows: out-of-fold predictions
+                    outputs = torch.cat(trainer.predict(model, datamodule=datamodule))
+                    test_targets = datamodule.splits["test"][1]
+                    cv.add(fold, metrics, test_targets, outputs, model.task, cfg.from_data.class_names)
+                if trainer.is_global_zero:
+                    log_hparams(trainer, cfg, metrics)
+
+        if cv:  # the means (and their spread, in metrics.json) over the folds
+            metrics = cv.write(cfg.get("optimized_metric"))
+            run.details.update(folds_done=len(folds))
+            run.details.pop("fold")
+        value = optimized_metric(cfg, metrics)  # a wrong name fails the run before it says ok
+        if trainer.is_global_zero:  # under DDP only rank 0 writes the run's files
+            if not cv:
                 write_metrics(run_dir, metrics)
-                write_config(run_dir, cfg)
-                log_hparams(trainer, cfg, metrics)
-                run.finish()
-                log.info("Run dir: %s", run_dir)
+            write_config(run_dir, cfg)
+            run.finish()
+            log.info("Run dir: %s", run_dir)
     return value
+
+
+def check_cv_config(cfg: DictConfig) -> None:
+    """The cv section's values, and what it does not combine with yet."""
+    if not cv_enabled(cfg):
+        return
+    from litlab.data.folds import check_cv
+
+    check_cv(cfg.cv.folds, cfg.cv.get("repeats"))
+    if cfg.get("ckpt_path"):
+        raise ValueError(
+            f"ckpt_path={cfg.ckpt_path} with cv.folds={cfg.cv.folds}: resuming a cross-validation run is not "
+            "supported yet. Start it again without ckpt_path (its folds and seeds are the same), or resume "
+            "a single run (cv.folds=null)"
+        )
+
+
+def check_one_process(trainer, cfg: DictConfig) -> None:
+    """Cross-validation runs its folds in this one process; the ranks of DDP would each need them all."""
+    if trainer.world_size > 1:
+        raise ValueError(
+            f"cv.folds={cfg.cv.folds} runs on one device, but the trainer has {trainer.world_size} "
+            "processes; give trainer.devices=1 (and trainer.num_nodes=1), or run a sweep over folds' seeds"
+        )
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -104,8 +157,13 @@ def check_config(cfg: DictConfig) -> None:
 
 def setup_data(cfg: DictConfig):
     """The data module, read and split, before any model exists: its sizes, class and feature names go
-    to `cfg.from_data`, where the model's config reads them (and config.yaml records them)."""
+    to `cfg.from_data`, where the model's config reads them (and config.yaml records them). Under cv it
+    must be one that folds, said before anything is read."""
     datamodule = instantiate(cfg.data)
+    if cv_enabled(cfg):
+        from litlab.data.folds import check_can_fold
+
+        check_can_fold(datamodule, cfg.cv.folds, cfg.cv.get("repeats"))
     datamodule.prepare_data()
     datamodule.setup("fit")
     OmegaConf.update(cfg, "from_data", datamodule.describe(), force_add=True)
@@ -193,16 +251,18 @@ def fit_and_test(
     datamodule: L.LightningDataModule,
     checkpoint_path: str | None,
     monitor: str,
-    run: RunRecord,
+    run: RunRecord | None,
 ) -> dict[str, float]:
-    """Fit, then validate and test the best checkpoint: the final train/, val/ and test/ metrics."""
+    """Fit, then validate and test the best checkpoint: the final train/, val/ and test/ metrics. `run`
+    (None for a CV fold) records that the fit ended, so a run stopped while testing resumes by testing."""
     from litlab.checkpoints.callbacks import best_checkpoint
 
     with sigterm_to_lightning():  # Lightning stops every rank at the same step
         trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint_path)
     train_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
     best = best_checkpoint(trainer, monitor)
-    run.fit_done(best, train_metrics)
+    if run is not None:
+        run.fit_done(best, train_metrics)
     return {**train_metrics, **validate_and_test(trainer, model, datamodule, best)}
 
 
