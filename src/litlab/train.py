@@ -125,6 +125,9 @@ def train(cfg: DictConfig) -> float | None:
 def check_cv_config(cfg: DictConfig) -> None:
     """The cv section's values, and what it does not combine with yet."""
     if not cv_enabled(cfg):
+        repeats = cfg.get("cv", {}).get("repeats", 1)
+        if repeats != 1:  # repeats of a single split would silently be one run
+            raise ValueError(f"cv.repeats={repeats} without cv.folds repeats nothing; give cv.folds=5 too")
         return
     from litlab.data.folds import check_cv
 
