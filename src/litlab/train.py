@@ -21,7 +21,14 @@ from omegaconf import DictConfig, OmegaConf
 
 import litlab  # noqa: F401  (registers the config resolvers)
 from litlab.runs.files import read_metrics, write_config, write_metrics
-from litlab.runs.folds import CrossValidationResults, cv_enabled, fold_config, fold_seed
+from litlab.runs.folds import (
+    CrossValidationResults,
+    check_cv_config,
+    check_one_process,
+    cv_enabled,
+    fold_config,
+    fold_seed,
+)
 from litlab.runs.layout import ERROR_FILE
 from litlab.runs.lifecycle import RunRecord, run_lifecycle
 from litlab.runs.resume import ResumePlan, RunFolderInUse, check_not_finished, plan_resume
@@ -120,33 +127,6 @@ def train(cfg: DictConfig) -> float | None:
             run.finish()
             log.info("Run dir: %s", run_dir)
     return value
-
-
-def check_cv_config(cfg: DictConfig) -> None:
-    """The cv section's values, and what it does not combine with yet."""
-    if not cv_enabled(cfg):
-        repeats = cfg.get("cv", {}).get("repeats", 1)
-        if repeats != 1:  # repeats of a single split would silently be one run
-            raise ValueError(f"cv.repeats={repeats} without cv.folds repeats nothing; give cv.folds=5 too")
-        return
-    from litlab.data.folds import check_cv
-
-    check_cv(cfg.cv.folds, cfg.cv.get("repeats"))
-    if cfg.get("ckpt_path"):
-        raise ValueError(
-            f"ckpt_path={cfg.ckpt_path} with cv.folds={cfg.cv.folds}: resuming a cross-validation run is not "
-            "supported yet. Start it again without ckpt_path (its folds and seeds are the same), or resume "
-            "a single run (cv.folds=null)"
-        )
-
-
-def check_one_process(trainer, cfg: DictConfig) -> None:
-    """Cross-validation runs its folds in this one process; the ranks of DDP would each need them all."""
-    if trainer.world_size > 1:
-        raise ValueError(
-            f"cv.folds={cfg.cv.folds} runs on one device, but the trainer has {trainer.world_size} "
-            "processes; give trainer.devices=1 (and trainer.num_nodes=1), or run a sweep over folds' seeds"
-        )
 
 
 def check_config(cfg: DictConfig) -> None:

@@ -37,6 +37,30 @@ def cv_enabled(cfg: DictConfig) -> bool:
     return cv is not None and cv.get("folds") is not None
 
 
+def check_cv_config(cfg: DictConfig) -> None:
+    """What cv does not combine with yet (its values are checked with the data: data.folds.check_cv)."""
+    if not cv_enabled(cfg):
+        repeats = cfg.get("cv", {}).get("repeats", 1)
+        if repeats != 1:  # repeats of a single split would silently be one run
+            raise ValueError(f"cv.repeats={repeats} without cv.folds repeats nothing; give cv.folds=5 too")
+        return
+    if cfg.get("ckpt_path"):
+        raise ValueError(
+            f"ckpt_path={cfg.ckpt_path} with cv.folds={cfg.cv.folds}: resuming a cross-validation run is not "
+            "supported yet. Start it again without ckpt_path (its folds and seeds are the same), or resume "
+            "a single run (cv.folds=null)"
+        )
+
+
+def check_one_process(trainer: Any, cfg: DictConfig) -> None:
+    """Cross-validation runs its folds in this one process; the ranks of DDP would each need them all."""
+    if trainer.world_size > 1:
+        raise ValueError(
+            f"cv.folds={cfg.cv.folds} runs on one device, but the trainer has {trainer.world_size} processes "
+            "(CV on several devices is not supported yet); give trainer.devices=1 and trainer.num_nodes=1"
+        )
+
+
 def fold_config(cfg: DictConfig, fold_dir: Path) -> DictConfig:
     """The config whose trainer, loggers and callbacks write into `fold_dir` rather than the run folder."""
     fold_cfg = copy.deepcopy(cfg)
