@@ -1,5 +1,6 @@
 """The training task: seed, read the data, size the model from it, fit, test the best checkpoint, write
-the run's results, and say in the run's folder how it ended.
+the run's results, and say in the run's folder how it ended. With `cv.folds` it does so for every fold
+(litlab.data.folds cuts them; litlab.runs.folds writes their folders and the aggregate).
 
 Run it through the entry point: `python train.py experiment=diabetes` (see conf/train.yaml). Where things
 live: the run folder and its files in litlab.runs, checkpoints in litlab.checkpoints, process-wide
