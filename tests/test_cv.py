@@ -120,7 +120,8 @@ def test_a_cv_run_leaves_fold_folders_aggregate_metrics_and_out_of_fold_predicti
     acc = detail["test/acc"]
     assert list(acc["per_fold"]) == names and acc["n"] == 6
     assert acc["ci95"] == pytest.approx(summarize(list(acc["per_fold"].values()))["ci95"])
-    assert json.loads((run / "status.json").read_text())["status"] == "ok"
+    status = json.loads((run / "status.json").read_text())
+    assert (status["status"], status["folds_done"], status["stopped_by"]) == ("ok", 6, "cross_validation")
 
     rows = list(csv.DictReader((run / "oof_predictions.csv").open()))
     assert list(rows[0]) == ["row", "repeat", "fold", "target", "prediction", "p_0", "p_1"]

@@ -118,7 +118,8 @@ def train(cfg: DictConfig) -> float | None:
 
         if cv:  # the means (and their spread, in metrics.json) over the folds
             metrics = cv.write(cfg.get("optimized_metric"))
-            run.details.update(folds_done=len(folds))
+            # The last fold's epochs would misdescribe the run: it ended by training every fold.
+            run.details.update(folds_done=len(folds), stopped_by="cross_validation")
             run.details.pop("fold")
         value = optimized_metric(cfg, metrics)  # a wrong name fails the run before it says ok
         if trainer.is_global_zero:  # under DDP only rank 0 writes the run's files
