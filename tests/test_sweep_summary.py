@@ -104,3 +104,13 @@ def test_a_bad_mode_is_reported_and_the_summary_keeps_job_order(sweep, caplog):
 def test_summary_of_an_empty_sweep(tmp_path):
     assert write_summary(tmp_path, "val/acc", "max") == []
     assert (tmp_path / "summary.csv").read_text() == "job,status,error\n"
+
+
+def test_cv_jobs_are_ranked_by_their_cv_means(tmp_path):
+    sweep = tmp_path / "sweep"
+    for name, mean in (("0", 0.6), ("1", 0.4)):
+        detail = {"val/loss": {"mean": mean, "std": 0.1, "ci95": [mean - 0.2, mean + 0.2], "n": 5}}
+        cv = {"folds": 5, "repeats": 1, "metrics": detail}
+        make_job(sweep, name, [f"lr={name}", "cv.folds=5"], {"val/loss": mean, "cv": cv})
+    jobs = write_summary(sweep, "val/loss", "min")
+    assert [(job.name, job.metrics) for job in jobs] == [("1", {"val/loss": 0.4}), ("0", {"val/loss": 0.6})]

@@ -1,5 +1,6 @@
 """The training task: seed, read the data, size the model from it, fit, test the best checkpoint, write
-the run's results, and say in the run's folder how it ended.
+the run's results, and say in the run's folder how it ended. With `cv.folds` it does so for every fold
+(litlab.data.folds cuts them; litlab.runs.folds writes their folders and the aggregate).
 
 Run it through the entry point: `python train.py experiment=diabetes` (see conf/train.yaml). Where things
 live: the run folder and its files in litlab.runs, checkpoints in litlab.checkpoints, process-wide
@@ -21,6 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 
 import litlab  # noqa: F401  (registers the config resolvers)
 from litlab.runs.files import read_metrics, write_config, write_metrics
+from litlab.runs.folds import (
+    CrossValidationResults,
+    check_cv_config,
+    check_one_process,
+    cv_enabled,
+    fold_config,
+    fold_seed,
+)
 from litlab.runs.layout import ERROR_FILE
 from litlab.runs.lifecycle import RunRecord, run_lifecycle
 from litlab.runs.resume import ResumePlan, RunFolderInUse, check_not_finished, plan_resume
@@ -56,10 +65,12 @@ def train(cfg: DictConfig) -> float | None:
     run_dir = Path(cfg.paths.output_dir)
     earlier = read_status(run_dir)  # the folder holds an earlier run: written only once a resume is accepted
     with torch_threads(thread_count(cfg)), run_lifecycle(run_dir, resuming=earlier is not None) as run:
+        check_cv_config(cfg)  # before the resume plan: a CV run cannot be resumed yet
         plan = plan_resume(cfg, run_dir, run.overrides)
         if plan.finished:  # a finished sweep job rerun with ckpt_path=last: leave it as it is
             return optimized_metric(cfg, read_metrics(run_dir))
         import lightning as L  # deferred: printing or checking a config never imports torch
+        import torch
 
         lightning_logs_through_hydra()
         check_config(cfg)
@@ -69,27 +80,54 @@ def train(cfg: DictConfig) -> float | None:
         datamodule = setup_data(cfg)
         config = OmegaConf.to_container(cfg, resolve=True)
         checkpoint_path = check_resumable(plan, config, cfg)
-        model = instantiate(cfg.model)
-        trainer = build_trainer(cfg, config)
-        run.trainer = trainer
-        run.begin()  # the checks are passed: from here on the folder records this run
+        # Without cv one "fold": the data module's own split, in the run folder itself.
+        cv = CrossValidationResults(run_dir, cfg.cv.folds, cfg.cv.repeats) if cv_enabled(cfg) else None
+        folds = datamodule.folds(cfg.cv.folds, cfg.cv.repeats) if cv else [None]
+        for n, fold in enumerate(folds):
+            fold_cfg = cfg
+            if fold is not None:  # this fold's rows (preprocessing refitted), own folder and seed
+                datamodule.use_fold(fold)
+                fold_cfg = fold_config(cfg, cv.fold_dir(fold.name))
+                L.seed_everything(fold_seed(cfg.seed, n), workers=True, verbose=False)
+            model = instantiate(cfg.model)
+            trainer = build_trainer(fold_cfg, config)
+            run.trainer = trainer
+            if fold is not None:
+                check_one_process(trainer, cfg)
+                run.details.update(fold=fold.name, folds_done=n, folds_total=len(folds))
+            run.begin()  # the checks are passed: from here on the folder records this run (and fold)
 
-        with ddp_ranks_for_this_job(trainer.world_size):
-            if plan.test_only:  # stopped after its fit ended: what is left is the test
-                run.details.update(
-                    {k: earlier[k] for k in ("epochs", "max_epochs", "stopped_by") if k in earlier}
-                )
-                metrics = validate_and_test(trainer, model, datamodule, checkpoint_path)
-                metrics.update(earlier.get("train_metrics", {}))
-            else:
-                metrics = fit_and_test(trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, run)
-            value = optimized_metric(cfg, metrics)  # a wrong name fails the run before it says ok
-            if trainer.is_global_zero:  # under DDP only rank 0 writes the run's files
+            with ddp_ranks_for_this_job(trainer.world_size):
+                if plan.test_only:  # stopped after its fit ended: what is left is the test
+                    run.details.update(
+                        {k: earlier[k] for k in ("epochs", "max_epochs", "stopped_by") if k in earlier}
+                    )
+                    metrics = validate_and_test(trainer, model, datamodule, checkpoint_path)
+                    metrics.update(earlier.get("train_metrics", {}))
+                else:
+                    fit_run = run if fold is None else None  # a fold's fit is no resume point
+                    metrics = fit_and_test(
+                        trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, fit_run
+                    )
+                if cv:  # the best checkpoint's outputs on the fold's test rows: out-of-fold predictions
+                    outputs = torch.cat(trainer.predict(model, datamodule=datamodule))
+                    test_targets = datamodule.splits["test"][1]
+                    cv.add(fold, metrics, test_targets, outputs, model.task, cfg.from_data.class_names)
+                if trainer.is_global_zero:
+                    log_hparams(trainer, cfg, metrics)
+
+        if cv:  # the means (and their spread, in metrics.json) over the folds
+            metrics = cv.write(cfg.get("optimized_metric"))
+            # The last fold's epochs would misdescribe the run: it ended by training every fold.
+            run.details.update(folds_done=len(folds), stopped_by="cross_validation")
+            run.details.pop("fold")
+        value = optimized_metric(cfg, metrics)  # a wrong name fails the run before it says ok
+        if trainer.is_global_zero:  # under DDP only rank 0 writes the run's files
+            if not cv:
                 write_metrics(run_dir, metrics)
-                write_config(run_dir, cfg)
-                log_hparams(trainer, cfg, metrics)
-                run.finish()
-                log.info("Run dir: %s", run_dir)
+            write_config(run_dir, cfg)
+            run.finish()
+            log.info("Run dir: %s", run_dir)
     return value
 
 
@@ -104,8 +142,13 @@ def check_config(cfg: DictConfig) -> None:
 
 def setup_data(cfg: DictConfig):
     """The data module, read and split, before any model exists: its sizes, class and feature names go
-    to `cfg.from_data`, where the model's config reads them (and config.yaml records them)."""
+    to `cfg.from_data`, where the model's config reads them (and config.yaml records them). Under cv it
+    must be one that folds, said before anything is read."""
     datamodule = instantiate(cfg.data)
+    if cv_enabled(cfg):
+        from litlab.data.folds import check_can_fold
+
+        check_can_fold(datamodule, cfg.cv.folds, cfg.cv.get("repeats"))
     datamodule.prepare_data()
     datamodule.setup("fit")
     OmegaConf.update(cfg, "from_data", datamodule.describe(), force_add=True)
@@ -193,16 +236,18 @@ def fit_and_test(
     datamodule: L.LightningDataModule,
     checkpoint_path: str | None,
     monitor: str,
-    run: RunRecord,
+    run: RunRecord | None,
 ) -> dict[str, float]:
-    """Fit, then validate and test the best checkpoint: the final train/, val/ and test/ metrics."""
+    """Fit, then validate and test the best checkpoint: the final train/, val/ and test/ metrics. `run`
+    (None for a CV fold) records that the fit ended, so a run stopped while testing resumes by testing."""
     from litlab.checkpoints.callbacks import best_checkpoint
 
     with sigterm_to_lightning():  # Lightning stops every rank at the same step
         trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint_path)
     train_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
     best = best_checkpoint(trainer, monitor)
-    run.fit_done(best, train_metrics)
+    if run is not None:
+        run.fit_done(best, train_metrics)
     return {**train_metrics, **validate_and_test(trainer, model, datamodule, best)}
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from litlab.data.in_memory import InMemoryDataModule
+from litlab.data.folds import FoldableDataModule
 from litlab.data.labels import count_classes, names_of_classes
 from litlab.data.splits import check_fractions, stratified_split
 
 
-class ClassificationDataModule(InMemoryDataModule):
+class ClassificationDataModule(FoldableDataModule):
     """Feature rows and integer labels in memory: a seeded stratified split, train-only standardisation,
-    index-cut batches.
+    index-cut batches; cross-validation folds stratified by class (`use_fold`).
 
     Subclasses implement `load()` (and `prepare_data()` when a file must be fetched), and may name their
     classes (`class_names`) and features (`feature_names`, filled by `load()`). Everything else is read
@@ -60,6 +60,22 @@ class ClassificationDataModule(InMemoryDataModule):
             x = (x - self.mean) / self.std
         return x
 
+    def strata(self) -> torch.Tensor:
+        return self.rows[1]
+
+    def fit_preprocessing(self, x_train: torch.Tensor) -> None:
+        if not self.standardize:
+            return
+        # Statistics of the training split (or fold) only, so nothing leaks from val/test.
+        self.mean = x_train.mean(dim=0)
+        std = x_train.std(dim=0)
+        # A feature constant in training (a gene never expressed there) is only centred: dividing
+        # by a tiny std would blow its val/test values up to ~1e9.
+        self.std = torch.where(std < 1e-6, torch.ones_like(std), std)
+
+    def apply_preprocessing(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std if self.standardize else x
+
     def setup(self, stage: str | None = None) -> None:
         if self.splits:  # fit, validate and test share one split
             return
@@ -73,21 +89,9 @@ class ClassificationDataModule(InMemoryDataModule):
                 "(n, features) and one label per row"
             )
         num_classes = count_classes(y, self.class_names, name)
+        self.rows = (x, y)
         generator = torch.Generator().manual_seed(self.seed)
-        train, val, test = stratified_split(y, self.val_fraction, self.test_fraction, generator)
-        if self.standardize:
-            # Statistics of the training split only, so nothing leaks from val/test.
-            self.mean = x[train].mean(dim=0)
-            std = x[train].std(dim=0)
-            # A feature constant in training (a gene never expressed there) is only centred: dividing
-            # by a tiny std would blow its val/test values up to ~1e9.
-            self.std = torch.where(std < 1e-6, torch.ones_like(std), std)
-            x = (x - self.mean) / self.std
-        self.splits = {
-            "train": (x[train], y[train]),
-            "val": (x[val], y[val]),
-            "test": (x[test], y[test]),
-        }
+        self.use_split(*stratified_split(y, self.val_fraction, self.test_fraction, generator))
         self.record_description(
             input_shape=x.shape[1:],
             num_classes=num_classes,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from litlab.data.in_memory import InMemoryDataModule
+from litlab.data.folds import FoldableDataModule
 from litlab.data.splits import check_fractions, stratified_split
 
 
-class RegressionDataModule(InMemoryDataModule):
-    """Inputs `(n, features)` and float targets `(n, targets)`, split train/val/test at random from `seed`.
+class RegressionDataModule(FoldableDataModule):
+    """Inputs `(n, features)` and float targets `(n, targets)`, split train/val/test at random from `seed`
+    (cross-validation: plain KFold, `use_fold`).
 
     Subclasses implement `load()`. Nothing is standardised: the lectures fit and plot their toy
     regressions in the data's own units, and the figures read in those units too. The numbers of
@@ -44,10 +45,9 @@ class RegressionDataModule(InMemoryDataModule):
                 f"{type(self).__name__}: load() gave inputs of shape {tuple(x.shape)} and {len(y)} targets; "
                 "expected inputs (n, features), e.g. x[:, None] for a single feature, and one target per row"
             )
+        self.rows = (x, y)
         generator = torch.Generator().manual_seed(self.seed)
         # One "class" for everyone: the stratified split is then a plain seeded random split.
-        train, val, test = stratified_split(
-            torch.zeros(len(y), dtype=torch.long), self.val_fraction, self.test_fraction, generator
-        )
-        self.splits = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x[test], y[test])}
+        zeros = torch.zeros(len(y), dtype=torch.long)
+        self.use_split(*stratified_split(zeros, self.val_fraction, self.test_fraction, generator))
         self.record_description(input_shape=x.shape[1:], num_targets=y.shape[1])

@@ -17,8 +17,9 @@ def write_metrics(run_dir: Path, metrics: dict[str, float]) -> None:
 
 
 def read_metrics(run_dir: Path) -> dict[str, float]:
-    """The metrics a finished run wrote."""
-    return {k: float(v) for k, v in json.loads((run_dir / METRICS_FILE).read_text()).items()}
+    """The metrics a finished run wrote (a CV run: their means; the detail under "cv" is left out)."""
+    metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
 
 
 def write_config(run_dir: Path, cfg: DictConfig) -> None:

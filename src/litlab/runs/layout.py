@@ -7,6 +7,8 @@
         error.txt         the traceback of a failed run
         checkpoints/      epoch_NNN.ckpt (best by the monitor) and last.ckpt (every epoch)
         tensorboard/      event files
+        fold_<r>_<k>/     a cross-validation run's folds, each laid out as a run; the run folder then
+                          also holds oof_predictions.csv (runs/folds.py)
 
 Light: no torch. Hydra asks for the folder (conf/hydra/default.yaml) before the task starts, since its
 log file goes there; the task then finds it as `paths.output_dir`.

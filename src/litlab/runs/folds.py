@@ -1,0 +1,167 @@
+"""What a cross-validation run leaves in its folder, beside status.json and config.yaml:
+
+    fold_<repeat>_<k>/        each fold's own run folder: checkpoints/, tensorboard/, metrics.json, report
+    metrics.json              the CV means under the metrics' own names (what sweeps read), and under
+                              "cv" every metric's mean, std, 95% CI (Student t over folds), n and
+                              each fold's value
+    oof_predictions.csv       every row's out-of-fold prediction: row, repeat, fold, target, prediction,
+                              and one probability column per class (classification)
+
+The folds themselves are cut in the data layer (litlab.data.folds). Light: no torch at import.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from litlab.runs.layout import METRICS_FILE
+from litlab.runtime.files import write_text_atomic
+
+log = logging.getLogger(__name__)
+
+OOF_FILE = "oof_predictions.csv"
+
+
+def cv_enabled(cfg: DictConfig) -> bool:
+    """Whether the config asks for cross-validation (cv.folds set)."""
+    cv = cfg.get("cv")
+    return cv is not None and cv.get("folds") is not None
+
+
+def check_cv_config(cfg: DictConfig) -> None:
+    """What cv does not combine with yet (its values are checked with the data: data.folds.check_cv)."""
+    if not cv_enabled(cfg):
+        repeats = cfg.get("cv", {}).get("repeats", 1)
+        if repeats != 1:  # repeats of a single split would silently be one run
+            raise ValueError(f"cv.repeats={repeats} without cv.folds repeats nothing; give cv.folds=5 too")
+        return
+    if cfg.get("ckpt_path"):
+        raise ValueError(
+            f"ckpt_path={cfg.ckpt_path} with cv.folds={cfg.cv.folds}: resuming a cross-validation run is not "
+            "supported yet. Start it again without ckpt_path (its folds and seeds are the same), or resume "
+            "a single run (cv.folds=null)"
+        )
+
+
+def check_one_process(trainer: Any, cfg: DictConfig) -> None:
+    """Cross-validation runs its folds in this one process; the ranks of DDP would each need them all."""
+    if trainer.world_size > 1:
+        raise ValueError(
+            f"cv.folds={cfg.cv.folds} runs on one device, but the trainer has {trainer.world_size} processes "
+            "(CV on several devices is not supported yet); give trainer.devices=1 and trainer.num_nodes=1"
+        )
+
+
+def fold_config(cfg: DictConfig, fold_dir: Path) -> DictConfig:
+    """The config whose trainer, loggers and callbacks write into `fold_dir` rather than the run folder."""
+    fold_cfg = copy.deepcopy(cfg)
+    OmegaConf.update(fold_cfg, "paths.output_dir", str(fold_dir))
+    return fold_cfg
+
+
+def fold_seed(seed: int, n: int) -> int:
+    """The seed of the n-th fold's weights and batches: drawn from the run's seed, distinct per fold."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, n]).generate_state(1)[0])
+
+
+def summarize(values: list[float]) -> dict[str, Any]:
+    """Mean, sample std, the 95% confidence interval of the mean (Student t, n - 1 dof) and n."""
+    from scipy import stats
+
+    n = len(values)
+    mean = math.fsum(values) / n
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan
+    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n) if n > 1 else math.nan
+    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+
+
+def headline(name: str, summary: dict[str, Any]) -> str:
+    """One console line: `test/acc 0.768 ± 0.021 (95% CI 0.741-0.795, 5 folds)`."""
+    low, high = summary["ci95"]
+    interval = f"{low:.3f} to {high:.3f}" if min(low, high) < 0 else f"{low:.3f}-{high:.3f}"
+    return f"{name} {summary['mean']:.3f} ± {summary['std']:.3f} (95% CI {interval}, {summary['n']} folds)"
+
+
+class CrossValidationResults:
+    """Collects each fold's metrics and out-of-fold predictions; `write()` leaves the run's files."""
+
+    def __init__(self, run_dir: Path, folds: int, repeats: int) -> None:
+        self.run_dir = run_dir
+        self.folds, self.repeats = folds, repeats
+        self.per_fold: dict[str, dict[str, float]] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.columns: list[str] = []
+
+    def fold_dir(self, name: str) -> Path:
+        """A fold's own folder under the run folder."""
+        return self.run_dir / name
+
+    def add(
+        self,
+        fold: Any,
+        metrics: dict[str, float],
+        targets: Any,
+        outputs: Any,
+        task: str,
+        class_names: list[str],
+    ) -> None:
+        """One finished fold: its metrics, and the model's outputs on its test rows (probabilities for a
+        classifier, predictions for a regressor), in the order of `fold.test`."""
+        self.per_fold[fold.name] = dict(metrics)
+        write_text_atomic(self.fold_dir(fold.name) / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+        targets, outputs = targets.tolist(), outputs.tolist()
+        for row, target, output in zip(fold.test.tolist(), targets, outputs, strict=True):
+            record: dict[str, Any] = {"row": row, "repeat": fold.repeat, "fold": fold.index}
+            if task == "regression":
+                for j, (t, p) in enumerate(zip(target, output, strict=True)):
+                    suffix = "" if len(target) == 1 else f"_{j}"
+                    record[f"target{suffix}"], record[f"prediction{suffix}"] = t, p
+            else:
+                record["target"] = target
+                record["prediction"] = max(range(len(output)), key=output.__getitem__)
+                record.update({f"p_{name}": p for name, p in zip(class_names, output, strict=True)})
+            self.rows.append(record)
+        self.columns = list(self.rows[0]) if self.rows else []
+
+    def aggregate(self) -> dict[str, dict[str, Any]]:
+        """Every metric over the folds: mean, std, ci95, n, and each fold's value."""
+        names = sorted({name for metrics in self.per_fold.values() for name in metrics})
+        result = {}
+        for name in names:
+            by_fold = {fold: m[name] for fold, m in self.per_fold.items() if name in m}
+            result[name] = {**summarize(list(by_fold.values())), "per_fold": by_fold}
+        return result
+
+    def write(self, optimized: str | None) -> dict[str, float]:
+        """metrics.json and oof_predictions.csv; log one line for the optimized metric and for each test
+        metric; return the means."""
+        detail = self.aggregate()
+        headlines = [optimized, *(name for name in detail if name.startswith("test/"))]
+        means = {name: d["mean"] for name, d in detail.items()}
+        cv = {"folds": self.folds, "repeats": self.repeats, "metrics": detail}
+        text = json.dumps({**means, "cv": cv}, indent=2, sort_keys=True, allow_nan=True) + "\n"
+        write_text_atomic(self.run_dir / METRICS_FILE, text)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=self.columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(sorted(self.rows, key=lambda r: (r["repeat"], r["row"])))
+        write_text_atomic(self.run_dir / OOF_FILE, out.getvalue())
+        log.info(
+            "Cross-validation, %d folds x %d repeats: %s and %s", self.folds, self.repeats,
+            self.run_dir / METRICS_FILE, self.run_dir / OOF_FILE,
+        )  # fmt: skip
+        for name in dict.fromkeys(headlines):
+            if name in detail:
+                log.info(headline(name, detail[name]))
+        return means
