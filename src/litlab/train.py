@@ -31,7 +31,7 @@ from litlab.runs.folds import (
     fold_seed,
 )
 from litlab.runs.layout import ERROR_FILE
-from litlab.runs.lifecycle import RunRecord, run_lifecycle
+from litlab.runs.lifecycle import FIT_SUMMARY, RunRecord, run_lifecycle
 from litlab.runs.resume import ResumePlan, RunFolderInUse, check_not_finished, plan_resume
 from litlab.runs.status import (
     RunInterrupted,
@@ -42,7 +42,7 @@ from litlab.runs.status import (
     sweeper_value,
 )
 from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
-from litlab.runtime.logging import lightning_logs_through_hydra
+from litlab.runtime.logging import lightning_logs_through_hydra, log_hparams
 from litlab.runtime.objective import check_objective
 from litlab.runtime.ranks import launched_by_ddp
 from litlab.runtime.resolvers import REPO_ROOT
@@ -52,9 +52,6 @@ if TYPE_CHECKING:
     import lightning as L
 
 log = logging.getLogger(__name__)
-
-# Config sections that describe the experiment, logged as hyperparameters (HParams tab).
-HPARAM_SECTIONS = ("task_name", "seed", "data", "model", "trainer")
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -99,9 +96,7 @@ def train(cfg: DictConfig) -> float | None:
 
             with ddp_ranks_for_this_job(trainer.world_size):
                 if plan.test_only:  # stopped after its fit ended: what is left is the test
-                    run.details.update(
-                        {k: earlier[k] for k in ("epochs", "max_epochs", "stopped_by") if k in earlier}
-                    )
+                    run.details.update({k: earlier[k] for k in FIT_SUMMARY if k in earlier})
                     metrics = validate_and_test(trainer, model, datamodule, checkpoint_path)
                     metrics.update(earlier.get("train_metrics", {}))
                 else:
@@ -264,22 +259,6 @@ def validate_and_test(
     trainer.loggers = fit_loggers  # under fast_dev_run, Lightning's DummyLogger
     metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint)[0])
     return {name: float(value) for name, value in sorted(metrics.items())}
-
-
-def log_hparams(trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
-    """Log the resolved config with the final metrics, so TensorBoard's HParams tab compares runs."""
-    from lightning.pytorch.loggers import TensorBoardLogger
-
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    params = {key: resolved[key] for key in HPARAM_SECTIONS if key in resolved}
-    final = {f"final/{name}": value for name, value in metrics.items()}
-    for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(params, metrics=final)
-        else:
-            logger.log_hyperparams(params)
-            logger.log_metrics(final, step=trainer.global_step)
-        logger.finalize("success")
 
 
 def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None:

@@ -28,6 +28,9 @@ from litlab.runs.status import (
 
 log = logging.getLogger(__name__)
 
+# What status.json says of a fit, kept when a run stopped while testing only tests on resume.
+FIT_SUMMARY = ("epochs", "max_epochs", "stopped_by")
+
 
 def stopped_by(trainer: Any) -> str:
     """What ended a fit: fast_dev_run, max_epochs, max_steps, early_stopping, or stopped (max_time...)."""

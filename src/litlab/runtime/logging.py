@@ -1,8 +1,14 @@
-"""One copy of each log record: Lightning's own console handler would repeat what Hydra's handlers print."""
+"""Logging: one copy of each console record, and a run's hyperparameters for TensorBoard's HParams tab."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+# Config sections that describe the experiment, logged as hyperparameters (HParams tab).
+HPARAM_SECTIONS = ("task_name", "seed", "data", "model", "trainer")
 
 
 def lightning_logs_through_hydra() -> None:
@@ -10,3 +16,19 @@ def lightning_logs_through_hydra() -> None:
     handlers only (the `lightning` package adds a console handler of its own on import)."""
     if logging.getLogger().hasHandlers():
         logging.getLogger("lightning").handlers.clear()
+
+
+def log_hparams(trainer: Any, cfg: DictConfig, metrics: dict[str, float]) -> None:
+    """Log the resolved config with the final metrics, so TensorBoard's HParams tab compares runs."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    params = {key: resolved[key] for key in HPARAM_SECTIONS if key in resolved}
+    final = {f"final/{name}": value for name, value in metrics.items()}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(params, metrics=final)
+        else:
+            logger.log_hyperparams(params)
+            logger.log_metrics(final, step=trainer.global_step)
+        logger.finalize("success")
