@@ -133,6 +133,12 @@ def test_a_cv_run_leaves_fold_folders_aggregate_metrics_and_out_of_fold_predicti
         mine = [row for row in rows if (row["repeat"], row["fold"]) == (r, k)]
         accuracy = sum(row["target"] == row["prediction"] for row in mine) / len(mine)
         assert accuracy == pytest.approx(acc["per_fold"][name], abs=1e-6)
+    # The pooled report counts every out-of-fold prediction once: 2 repeats x 90 rows.
+    pooled = list(csv.reader((run / "confusion_matrix.csv").open()))[1:]
+    counts = [[int(v) for v in line[1:]] for line in pooled]
+    right = sum(row["target"] == row["prediction"] for row in rows)
+    assert sum(map(sum, counts)) == 180 and counts[0][0] + counts[1][1] == right
+    assert "Failed to classify" in (run / "classification_report.md").read_text()
 
 
 def test_a_regression_cv_run_writes_targets_and_predictions(compose_config, tmp_path):

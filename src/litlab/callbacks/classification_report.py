@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from litlab.callbacks.publish import publish_figure
-from litlab.runtime.files import write_text_atomic
+from litlab.runtime.files import atomic_open, write_text_atomic
 
 
 def per_class_report(confusion: torch.Tensor, names: Sequence[str]) -> list[dict[str, float | str]]:
@@ -114,18 +114,25 @@ class ClassificationReport(Callback):
         if not trainer.is_global_zero:
             return
         names = class_names(trainer, len(confusion))
-        rows = per_class_report(confusion, names)
-        markdown = self.markdown = report_markdown(rows, confusion)
-        figure = confusion_figure(confusion, names)
-        run_dir = Path(trainer.default_root_dir)
-        publish_figure(trainer, run_dir, "confusion_matrix", figure)
-        csv = ",".join(["true\\predicted", *names]) + "\n"
-        csv += "".join(
-            ",".join([name, *map(str, row)]) + "\n"
-            for name, row in zip(names, confusion.tolist(), strict=True)
-        )
-        write_text_atomic(run_dir / "confusion_matrix.csv", csv)
-        write_text_atomic(run_dir / "classification_report.md", markdown)
+        markdown, figure = write_report(Path(trainer.default_root_dir), confusion, names)
+        self.markdown = markdown
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_figure("test/confusion_matrix", figure, trainer.global_step)
                 logger.experiment.add_text("test/classification_report", markdown, trainer.global_step)
+
+
+def write_report(run_dir: Path, confusion: torch.Tensor, names: Sequence[str]) -> tuple[str, Any]:
+    """`confusion_matrix.png`, `confusion_matrix.csv` and `classification_report.md` in `run_dir`, each
+    written atomically, from a (true x predicted) confusion matrix; returns the Markdown and the figure."""
+    markdown = report_markdown(per_class_report(confusion, names), confusion)
+    figure = confusion_figure(confusion, names)
+    with atomic_open(run_dir / "confusion_matrix.png", "wb") as f:
+        figure.savefig(f, format="png")
+    csv = ",".join(["true\\predicted", *names]) + "\n"
+    csv += "".join(
+        ",".join([name, *map(str, row)]) + "\n" for name, row in zip(names, confusion.tolist(), strict=True)
+    )
+    write_text_atomic(run_dir / "confusion_matrix.csv", csv)
+    write_text_atomic(run_dir / "classification_report.md", markdown)
+    return markdown, figure

@@ -6,6 +6,7 @@
                               each fold's value
     oof_predictions.csv       every row's out-of-fold prediction: row, repeat, fold, target, prediction,
                               and one probability column per class (classification)
+    confusion_matrix.*, classification_report.md   a classifier's pooled report of those predictions
 
 The folds themselves are cut in the data layer (litlab.data.folds). Light: no torch at import.
 """
@@ -102,6 +103,7 @@ class CrossValidationResults:
         self.per_fold: dict[str, dict[str, float]] = {}
         self.rows: list[dict[str, Any]] = []
         self.columns: list[str] = []
+        self.class_names: list[str] = []  # empty for a regression
 
     def fold_dir(self, name: str) -> Path:
         """A fold's own folder under the run folder."""
@@ -128,11 +130,24 @@ class CrossValidationResults:
                     suffix = "" if len(target) == 1 else f"_{j}"
                     record[f"target{suffix}"], record[f"prediction{suffix}"] = t, p
             else:
+                self.class_names = list(class_names)
                 record["target"] = target
                 record["prediction"] = max(range(len(output)), key=output.__getitem__)
                 record.update({f"p_{name}": p for name, p in zip(class_names, output, strict=True)})
             self.rows.append(record)
         self.columns = list(self.rows[0]) if self.rows else []
+
+    def write_pooled_report(self) -> None:
+        """The confusion matrix and classification report of every out-of-fold prediction (each row once
+        per repeat), in the run folder beside each fold's own."""
+        import torch
+
+        from litlab.callbacks.classification_report import write_report
+
+        k = len(self.class_names)
+        pairs = torch.tensor([r["target"] * k + r["prediction"] for r in self.rows], dtype=torch.long)
+        confusion = torch.bincount(pairs, minlength=k * k).reshape(k, k)
+        write_report(self.run_dir, confusion, self.class_names)
 
     def aggregate(self) -> dict[str, dict[str, Any]]:
         """Every metric over the folds: mean, std, ci95, n, and each fold's value."""
@@ -157,9 +172,12 @@ class CrossValidationResults:
         writer.writeheader()
         writer.writerows(sorted(self.rows, key=lambda r: (r["repeat"], r["row"])))
         write_text_atomic(self.run_dir / OOF_FILE, out.getvalue())
+        if self.class_names:
+            self.write_pooled_report()
         log.info(
-            "Cross-validation, %d folds x %d repeats: %s and %s", self.folds, self.repeats,
+            "Cross-validation, %d folds x %d repeats: %s, %s%s", self.folds, self.repeats,
             self.run_dir / METRICS_FILE, self.run_dir / OOF_FILE,
+            " and the pooled classification_report.md" if self.class_names else "",
         )  # fmt: skip
         for name in dict.fromkeys(headlines):
             if name in detail:
