@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from litlab.data.classification import ClassificationDataModule
 from litlab.data.folds import check_can_fold
@@ -139,6 +140,10 @@ def test_a_cv_run_leaves_fold_folders_aggregate_metrics_and_out_of_fold_predicti
     right = sum(row["target"] == row["prediction"] for row in rows)
     assert sum(map(sum, counts)) == 180 and counts[0][0] + counts[1][1] == right
     assert "Failed to classify" in (run / "classification_report.md").read_text()
+    # The run's own TensorBoard run holds the CV means for the HParams tab, beside each fold's run.
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert events.Scalars("final/val/acc")[-1].value == pytest.approx(metrics["val/acc"], rel=1e-6)
 
 
 def test_a_regression_cv_run_writes_targets_and_predictions(compose_config, tmp_path):

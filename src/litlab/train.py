@@ -109,10 +109,12 @@ def train(cfg: DictConfig) -> float | None:
                     test_targets = datamodule.splits["test"][1]
                     cv.add(fold, metrics, test_targets, outputs, model.task, cfg.from_data.class_names)
                 if trainer.is_global_zero:
-                    log_hparams(trainer, cfg, metrics)
+                    log_hparams(trainer.loggers, cfg, metrics, trainer.global_step)
 
         if cv:  # the means (and their spread, in metrics.json) over the folds
             metrics = cv.write(cfg.get("optimized_metric"))
+            if trainer.is_global_zero:  # the run's own loggers: its CV means beside each fold's run
+                log_hparams(instantiate_each(cfg.get("logger")), cfg, metrics, step=0)
             # The last fold's epochs would misdescribe the run: it ended by training every fold.
             run.details.update(folds_done=len(folds), stopped_by="cross_validation")
             run.details.pop("fold")

@@ -18,17 +18,17 @@ def lightning_logs_through_hydra() -> None:
         logging.getLogger("lightning").handlers.clear()
 
 
-def log_hparams(trainer: Any, cfg: DictConfig, metrics: dict[str, float]) -> None:
+def log_hparams(loggers: list[Any], cfg: DictConfig, metrics: dict[str, float], step: int) -> None:
     """Log the resolved config with the final metrics, so TensorBoard's HParams tab compares runs."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
     params = {key: resolved[key] for key in HPARAM_SECTIONS if key in resolved}
     final = {f"final/{name}": value for name, value in metrics.items()}
-    for logger in trainer.loggers:
+    for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.log_hyperparams(params, metrics=final)
         else:
             logger.log_hyperparams(params)
-            logger.log_metrics(final, step=trainer.global_step)
+            logger.log_metrics(final, step=step)
         logger.finalize("success")
