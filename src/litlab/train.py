@@ -38,7 +38,7 @@ from litlab.runs.status import (
     in_multirun,
     read_status,
     record_failure,
-    sigterm_to_lightning,
+    stop_at_batch_boundary,
     sweeper_value,
 )
 from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
@@ -239,7 +239,7 @@ def fit_and_test(
     (None for a CV fold) records that the fit ended, so a run stopped while testing resumes by testing."""
     from litlab.checkpoints.callbacks import best_checkpoint
 
-    with sigterm_to_lightning():  # Lightning stops every rank at the same step
+    with stop_at_batch_boundary(trainer):  # SIGINT / SIGTERM: every rank stops at the same step
         trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint_path)
     train_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
     best = best_checkpoint(trainer, monitor)

@@ -23,6 +23,7 @@ from litlab.runs.status import (
     is_lightning_sigterm,
     record_failure,
     signals_interrupt,
+    stop_signal,
     write_status,
 )
 
@@ -121,8 +122,8 @@ def run_lifecycle(run_dir: Path, resuming: bool = False) -> Iterator[RunRecord]:
             try:
                 yield record
             except BaseException as error:
-                if is_lightning_sigterm(error):  # Lightning's synchronised stop on SIGTERM (DDP-safe)
-                    raise RunInterrupted(signal.SIGTERM) from error
+                if is_lightning_sigterm(error):  # Lightning's synchronised stop at a batch boundary
+                    raise RunInterrupted(stop_signal()) from error
                 raise
     except RunInterrupted as stop:
         signal_name = signal.Signals(stop.signum).name

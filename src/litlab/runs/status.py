@@ -43,20 +43,28 @@ class RunInterrupted(BaseException):
         return 128 + self.signum
 
 
-# True while Lightning fits: it then handles SIGTERM itself, stopping every DDP rank at the same step
-# (a rank raising on its own would leave the others waiting in a collective).
-_lightning_fitting = False
+# The trainer while it fits, and the first signal that asked it to stop. A fit is not cut at an arbitrary
+# point: an exception raised from a signal handler can leave a lock held (TensorBoard's writer thread)
+# and hang the shutdown. The signal instead marks the trainer as Lightning's own SIGTERM handler does,
+# and Lightning stops every DDP rank at the next batch boundary with SIGTERMException.
+_fitting: Any = None
+_stop_signal: int | None = None
 
 
 @contextmanager
-def sigterm_to_lightning() -> Iterator[None]:
-    """Around `trainer.fit`: SIGTERM is left to Lightning, which raises SIGTERMException on every rank."""
-    global _lightning_fitting
-    _lightning_fitting = True
+def stop_at_batch_boundary(trainer: Any) -> Iterator[None]:
+    """Around `trainer.fit`: SIGINT and SIGTERM stop it at the next batch (a second SIGINT at once)."""
+    global _fitting, _stop_signal
+    _fitting, _stop_signal = trainer, None
     try:
         yield
     finally:
-        _lightning_fitting = False
+        _fitting = None
+
+
+def stop_signal() -> int:
+    """The signal that stopped the last fit (SIGTERM when Lightning stopped it for its own reasons)."""
+    return _stop_signal or signal.SIGTERM
 
 
 def is_lightning_sigterm(error: BaseException) -> bool:
@@ -67,8 +75,9 @@ def is_lightning_sigterm(error: BaseException) -> bool:
 @contextmanager
 def signals_interrupt() -> Iterator[None]:
     """Within the block SIGINT and SIGTERM raise RunInterrupted (in the main thread only, where Python
-    delivers signals); the previous handlers come back afterwards. During a fit Lightning's SIGTERM
-    handler runs first (it keeps the handlers it finds) and this one leaves the stop to it."""
+    delivers signals); the previous handlers come back afterwards. During a fit (`stop_at_batch_boundary`)
+    the first signal asks Lightning to stop at the next batch instead (for SIGTERM Lightning's own handler
+    runs first: it keeps the handlers it finds)."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -76,7 +85,12 @@ def signals_interrupt() -> Iterator[None]:
         return
 
     def interrupt(signum: int, frame: Any) -> None:
-        if signum == signal.SIGTERM and _lightning_fitting:
+        global _stop_signal
+        if _fitting is not None and _stop_signal is None:
+            _stop_signal = signum
+            # What Lightning's SIGTERM handler sets (it ran first for SIGTERM); its loops check it.
+            _fitting._signal_connector.received_sigterm = True
+            log.warning("%s: stopping at the next batch (again to stop at once)", signal.Signals(signum).name)
             return
         raise RunInterrupted(signum)
 
