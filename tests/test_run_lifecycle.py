@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import stat
@@ -189,12 +190,18 @@ def test_atomic_files_get_plain_permissions_without_touching_the_umask(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
 
 
-def test_best_checkpoint_is_found_by_what_it_monitors(compose_config, tmp_path):
+def test_best_checkpoint_is_found_by_what_it_monitors(compose_config, tmp_path, caplog):
     # The latest-epoch checkpoint first in the list: the best one must still be the one tested.
     cfg = compose_config(*QUICK, "trainer.max_epochs=4", "callbacks.early_stopping=null")
     callbacks = OmegaConf.to_container(cfg.callbacks)
     cfg.callbacks = {"last_checkpoint": callbacks.pop("last_checkpoint"), **callbacks}
+    caplog.set_level(logging.INFO)
     train(cfg)
+    # By path, not by score: the best epoch may be the last one, whose scores last.ckpt shares.
+    restored = [
+        r.getMessage() for r in caplog.records if "Restoring states from the checkpoint" in r.getMessage()
+    ]
+    assert len(restored) == 2 and all("checkpoints/epoch_" in message for message in restored), restored
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     best = next((tmp_path / "run" / "checkpoints").glob("epoch_*.ckpt"))
     events = torch.load(best, weights_only=True)["callbacks"]

@@ -7,7 +7,7 @@ import torch
 
 from litlab.data.folds import FoldableDataModule
 from litlab.data.labels import count_classes, names_of_classes
-from litlab.data.splits import check_fractions, stratified_split
+from litlab.data.splits import stratified_split
 
 
 class ClassificationDataModule(FoldableDataModule):
@@ -28,10 +28,9 @@ class ClassificationDataModule(FoldableDataModule):
         standardize: bool = True,
         seed: int = 0,
     ) -> None:
-        super().__init__(batch_size=batch_size, seed=seed)
-        check_fractions(val_fraction=val_fraction, test_fraction=test_fraction)
-        self.val_fraction = val_fraction
-        self.test_fraction = test_fraction
+        super().__init__(
+            batch_size=batch_size, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed
+        )
         self.standardize = standardize
         self.feature_names: tuple[str, ...] = ()
         self.mean: torch.Tensor | None = None

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from litlab.data.in_memory import InMemoryDataModule
-from litlab.data.splits import stratified_parts
+from litlab.data.splits import check_fractions, stratified_parts
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,13 @@ class FoldableDataModule(InMemoryDataModule):
     and test: the seeded split of `setup`, or a cross-validation fold (`use_fold`). What a subclass fits
     (`fit_preprocessing`) is fitted on the training part only, for the split and for every fold."""
 
-    val_fraction: float
-
-    def __init__(self, batch_size: int | None, seed: int | None) -> None:
+    def __init__(
+        self, batch_size: int | None, val_fraction: float, test_fraction: float, seed: int | None
+    ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
+        check_fractions(val_fraction=val_fraction, test_fraction=test_fraction)
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
         # Every row, before any fitted preprocessing: what the split or a fold is cut from.
         self.rows: tuple[torch.Tensor, torch.Tensor] | None = None
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from litlab.data.folds import FoldableDataModule
-from litlab.data.splits import check_fractions, stratified_split
+from litlab.data.splits import stratified_split
 
 
 class RegressionDataModule(FoldableDataModule):
@@ -25,10 +25,9 @@ class RegressionDataModule(FoldableDataModule):
         test_fraction: float = 0.15,
         seed: int = 0,
     ) -> None:
-        super().__init__(batch_size=batch_size, seed=seed)
-        check_fractions(val_fraction=val_fraction, test_fraction=test_fraction)
-        self.val_fraction = val_fraction
-        self.test_fraction = test_fraction
+        super().__init__(
+            batch_size=batch_size, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed
+        )
 
     def load(self) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]:
         """All samples: inputs (n, features) and targets (n,) or (n, targets)."""

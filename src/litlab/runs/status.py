@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import signal
+import socket
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,9 +141,6 @@ def record_failure(run_dir: Path, error: BaseException, **details: Any) -> Path:
 def is_live(record: dict[str, Any]) -> bool:
     """Whether the process a `running` status names still runs on this machine (another machine's run
     cannot be asked: it counts as not running, so that a run killed on a cluster node can be resumed)."""
-    import os
-    import socket
-
     if record.get("status") != "running":
         return False
     if record.get("host") != socket.gethostname():
