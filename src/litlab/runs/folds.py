@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from litlab.runs.layout import METRICS_FILE
 from litlab.runtime.files import write_text_atomic
+from litlab.stats import summarize
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +74,6 @@ def fold_seed(seed: int, n: int) -> int:
     import numpy as np
 
     return int(np.random.SeedSequence([seed, n]).generate_state(1)[0])
-
-
-def summarize(values: list[float]) -> dict[str, Any]:
-    """Mean, sample std, the 95% confidence interval of the mean (Student t, n - 1 dof) and n."""
-    from scipy import stats
-
-    n = len(values)
-    mean = math.fsum(values) / n
-    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan
-    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n) if n > 1 else math.nan
-    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
 
 
 def headline(name: str, summary: dict[str, Any]) -> str:
