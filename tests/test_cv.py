@@ -152,7 +152,10 @@ def test_a_regression_cv_run_writes_targets_and_predictions(compose_config, tmp_
         (["cv.folds=1"], r"cv.folds=1: .*at least 2.*cv.folds=5"),
         (["cv.folds=3", "cv.repeats=0"], r"cv.repeats=0: .*at least 1"),
         (["cv.repeats=3"], r"cv.repeats=3 without cv.folds .*cv.folds=5"),
-        (["cv.folds=3", "ckpt_path=last"], r"ckpt_path=last with cv.folds=3: .*not supported yet"),
+        (
+            ["cv.folds=3", "ckpt_path=/w/epoch_001.ckpt"],
+            r"ckpt_path=/w/epoch_001.ckpt with cv.folds=3: .*ckpt_path=last",
+        ),
         (["data=hours_pass", "cv.folds=2"], r"cv.folds=2: TableDataModule cannot be cross-validated"),
     ],
 )

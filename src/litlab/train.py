@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,12 +28,20 @@ from litlab.runs.folds import (
     check_cv_config,
     check_one_process,
     cv_enabled,
+    cv_settings,
     fold_config,
     fold_seed,
 )
 from litlab.runs.layout import ERROR_FILE
 from litlab.runs.lifecycle import FIT_SUMMARY, RunRecord, run_lifecycle
-from litlab.runs.resume import ResumePlan, RunFolderInUse, check_not_finished, plan_resume
+from litlab.runs.resume import (
+    ResumePlan,
+    RunFolderInUse,
+    check_not_finished,
+    fit_is_over,
+    plan_fold,
+    plan_resume,
+)
 from litlab.runs.status import (
     RunInterrupted,
     in_multirun,
@@ -44,7 +53,7 @@ from litlab.runs.status import (
 from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
 from litlab.runtime.logging import lightning_logs_through_hydra, log_hparams
 from litlab.runtime.objective import check_objective
-from litlab.runtime.ranks import launched_by_ddp
+from litlab.runtime.ranks import is_rank_zero, launched_by_ddp
 from litlab.runtime.resolvers import REPO_ROOT
 from litlab.runtime.threads import thread_count, torch_threads
 
@@ -62,7 +71,7 @@ def train(cfg: DictConfig) -> float | None:
     run_dir = Path(cfg.paths.output_dir)
     earlier = read_status(run_dir)  # the folder holds an earlier run: written only once a resume is accepted
     with torch_threads(thread_count(cfg)), run_lifecycle(run_dir, resuming=earlier is not None) as run:
-        check_cv_config(cfg)  # before the resume plan: a CV run cannot be resumed yet
+        check_cv_config(cfg)
         plan = plan_resume(cfg, run_dir, run.overrides)
         if plan.finished:  # a finished sweep job rerun with ckpt_path=last: leave it as it is
             return optimized_metric(cfg, read_metrics(run_dir))
@@ -76,50 +85,64 @@ def train(cfg: DictConfig) -> float | None:
 
         datamodule = setup_data(cfg)
         config = OmegaConf.to_container(cfg, resolve=True)
-        checkpoint_path = check_resumable(plan, config, cfg)
         # Without cv one "fold": the data module's own split, in the run folder itself.
         cv = CrossValidationResults(run_dir, cfg.cv.folds, cfg.cv.repeats) if cv_enabled(cfg) else None
         folds = datamodule.folds(cfg.cv.folds, cfg.cv.repeats) if cv else [None]
+        if cv:
+            run.details.update(cv=cv_settings(cfg), folds_total=len(folds))
+        trainer = None
         for n, fold in enumerate(folds):
-            fold_cfg = cfg
-            if fold is not None:  # this fold's rows (preprocessing refitted), own folder and seed
+            fold_cfg, fold_plan, record, fit_before, fold_dir = cfg, plan, run, earlier or {}, None
+            if fold is not None:  # this fold's rows (preprocessing refitted), own folder, status and seed
+                fold_dir = cv.fold_dir(fold.name)
+                fold_plan = plan_fold(fold_dir) if plan.continue_folds else ResumePlan()
+                if fold_plan.finished:  # done by an earlier process of this run: kept
+                    cv.restore(fold, list(cfg.from_data.class_names))
+                    continue
                 datamodule.use_fold(fold)
-                fold_cfg = fold_config(cfg, cv.fold_dir(fold.name))
+                fold_cfg = fold_config(cfg, fold_dir)
+                fit_before = read_status(fold_dir) or {}
+                record = RunRecord(fold_dir, resuming=False)
                 L.seed_everything(fold_seed(cfg.seed, n), workers=True, verbose=False)
+            checkpoint_path = check_resumable(fold_plan, config, cfg, fold_dir)
+            if fold_dir is not None and checkpoint_path is None and not fold_plan.test_only:
+                shutil.rmtree(fold_dir, ignore_errors=True)  # a fold begun afresh begins in an empty folder
             model = instantiate(cfg.model)
             trainer = build_trainer(fold_cfg, config)
-            run.trainer = trainer
+            run.trainer = record.trainer = trainer
             if fold is not None:
                 check_one_process(trainer, cfg)
-                run.details.update(fold=fold.name, folds_done=n, folds_total=len(folds))
+                run.details.update(fold=fold.name, folds_done=n)
+                record.begin()
             run.begin()  # the checks are passed: from here on the folder records this run (and fold)
 
             with ddp_ranks_for_this_job(trainer.world_size):
-                if plan.test_only:  # stopped after its fit ended: what is left is the test
-                    run.details.update({k: earlier[k] for k in FIT_SUMMARY if k in earlier})
-                    metrics = validate_and_test(trainer, model, datamodule, checkpoint_path)
-                    metrics.update(earlier.get("train_metrics", {}))
+                if fold_plan.test_only:  # stopped after its fit ended: what is left is the test
+                    record.details.update({k: fit_before[k] for k in FIT_SUMMARY if k in fit_before})
+                    metrics = validate_and_test(trainer, model, datamodule, fold_plan.checkpoint)
+                    metrics.update(fit_before.get("train_metrics", {}))
                 else:
-                    fit_run = run if fold is None else None  # a fold's fit is no resume point
                     metrics = fit_and_test(
-                        trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, fit_run
+                        trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, record
                     )
                 if cv:  # the best checkpoint's outputs on the fold's test rows: out-of-fold predictions
                     outputs = torch.cat(trainer.predict(model, datamodule=datamodule))
                     test_targets = datamodule.splits["test"][1]
                     cv.add(fold, metrics, test_targets, outputs, model.task, cfg.from_data.class_names)
+                    record.finish()
                 if trainer.is_global_zero:
                     log_hparams(trainer.loggers, cfg, metrics, trainer.global_step)
 
         if cv:  # the means (and their spread, in metrics.json) over the folds
             metrics = cv.write(cfg.get("optimized_metric"))
-            if trainer.is_global_zero:  # the run's own loggers: its CV means beside each fold's run
+            if is_rank_zero():  # the run's own loggers: its CV means beside each fold's run
                 log_hparams(instantiate_each(cfg.get("logger")), cfg, metrics, step=0)
             # The last fold's epochs would misdescribe the run: it ended by training every fold.
             run.details.update(folds_done=len(folds), stopped_by="cross_validation")
-            run.details.pop("fold")
+            for key in ("fold", *FIT_SUMMARY[:2]):
+                run.details.pop(key, None)
         value = optimized_metric(cfg, metrics)  # a wrong name fails the run before it says ok
-        if trainer.is_global_zero:  # under DDP only rank 0 writes the run's files
+        if is_rank_zero():  # under DDP only rank 0 writes the run's files
             if not cv:
                 write_metrics(run_dir, metrics)
             write_config(run_dir, cfg)
@@ -170,9 +193,13 @@ def draw_seed_if_unseeded(cfg: DictConfig) -> None:
     log.info("seed=null: drew seed %d (it is in config.yaml and the checkpoints)", seed)
 
 
-def check_resumable(plan: ResumePlan, config: dict[str, Any], cfg: DictConfig) -> str | None:
+def check_resumable(
+    plan: ResumePlan, config: dict[str, Any], cfg: DictConfig, fold_dir: Path | None = None
+) -> str | None:
     """Before any weights are loaded: a checkpoint that is whole, of this experiment, with epochs left
-    (or, to test only, a finished fit)."""
+    (or, to test only, a finished fit). A CV fold (`fold_dir`) whose fit had ended with no record of it
+    (killed between its last checkpoint and its test) is trained again from its seed: resumed, it could
+    give neither its final train metrics nor, under early stopping, the same epochs."""
     checkpoint_path = plan.checkpoint
     if not checkpoint_path:
         return None
@@ -182,6 +209,9 @@ def check_resumable(plan: ResumePlan, config: dict[str, Any], cfg: DictConfig) -
 
     checkpoint = load_checkpoint(checkpoint_path, mmap=True)
     check_same_experiment(stored_config(checkpoint), config)
+    if fold_dir is not None and not plan.test_only and fit_is_over(checkpoint, cfg.trainer.get("max_epochs")):
+        log.info("%s: its fit had ended but its test had not begun; training the fold again", fold_dir.name)
+        return None
     if not plan.test_only:
         check_not_finished(checkpoint, cfg.trainer.get("max_epochs"))
     return checkpoint_path
@@ -233,18 +263,18 @@ def fit_and_test(
     datamodule: L.LightningDataModule,
     checkpoint_path: str | None,
     monitor: str,
-    run: RunRecord | None,
+    run: RunRecord,
 ) -> dict[str, float]:
     """Fit, then validate and test the best checkpoint: the final train/, val/ and test/ metrics. `run`
-    (None for a CV fold) records that the fit ended, so a run stopped while testing resumes by testing."""
+    (the run's record, or a CV fold's) records that the fit ended, so one stopped while testing resumes
+    by testing."""
     from litlab.checkpoints.callbacks import best_checkpoint
 
     with stop_at_batch_boundary(trainer):  # SIGINT / SIGTERM: every rank stops at the same step
         trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint_path)
     train_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
     best = best_checkpoint(trainer, monitor)
-    if run is not None:
-        run.fit_done(best, train_metrics)
+    run.fit_done(best, train_metrics)
     return {**train_metrics, **validate_and_test(trainer, model, datamodule, best)}
 
 

@@ -32,25 +32,26 @@ log = logging.getLogger(__name__)
 OOF_FILE = "oof_predictions.csv"
 
 
+def cv_settings(cfg: DictConfig) -> dict[str, int] | None:
+    """{"folds", "repeats"} of a config that asks for cross-validation (cv.folds set); None otherwise."""
+    cv = cfg.get("cv")
+    if cv is None or cv.get("folds") is None:
+        return None
+    return {"folds": cv.folds, "repeats": cv.get("repeats", 1)}
+
+
 def cv_enabled(cfg: DictConfig) -> bool:
     """Whether the config asks for cross-validation (cv.folds set)."""
-    cv = cfg.get("cv")
-    return cv is not None and cv.get("folds") is not None
+    return cv_settings(cfg) is not None
 
 
 def check_cv_config(cfg: DictConfig) -> None:
-    """What cv does not combine with yet (its values are checked with the data: data.folds.check_cv)."""
+    """cv.repeats needs cv.folds (the values themselves are checked with the data: data.folds.check_cv;
+    which checkpoints a CV run resumes from: runs.resume)."""
     if not cv_enabled(cfg):
         repeats = cfg.get("cv", {}).get("repeats", 1)
         if repeats != 1:  # repeats of a single split would silently be one run
             raise ValueError(f"cv.repeats={repeats} without cv.folds repeats nothing; give cv.folds=5 too")
-        return
-    if cfg.get("ckpt_path"):
-        raise ValueError(
-            f"ckpt_path={cfg.ckpt_path} with cv.folds={cfg.cv.folds}: resuming a cross-validation run is not "
-            "supported yet. Start it again without ckpt_path (its folds and seeds are the same), or resume "
-            "a single run (cv.folds=null)"
-        )
 
 
 def check_one_process(trainer: Any, cfg: DictConfig) -> None:
@@ -83,6 +84,22 @@ def headline(name: str, summary: dict[str, Any]) -> str:
     return f"{name} {summary['mean']:.3f} ± {summary['std']:.3f} (95% CI {interval}, {summary['n']} folds)"
 
 
+def rows_to_csv(rows: list[dict[str, Any]]) -> str:
+    """Out-of-fold rows as CSV text (floats as repr: they read back exactly)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def parse_row(row: dict[str, str], classification: bool) -> dict[str, Any]:
+    """One row of an out-of-fold CSV with its numbers back: indices (and a classifier's target and
+    prediction) as int, the rest as float."""
+    whole = {"row", "repeat", "fold", *(("target", "prediction") if classification else ())}
+    return {key: int(value) if key in whole else float(value) for key, value in row.items()}
+
+
 class CrossValidationResults:
     """Collects each fold's metrics and out-of-fold predictions; `write()` leaves the run's files."""
 
@@ -91,7 +108,6 @@ class CrossValidationResults:
         self.folds, self.repeats = folds, repeats
         self.per_fold: dict[str, dict[str, float]] = {}
         self.rows: list[dict[str, Any]] = []
-        self.columns: list[str] = []
         self.class_names: list[str] = []  # empty for a regression
 
     def fold_dir(self, name: str) -> Path:
@@ -108,10 +124,10 @@ class CrossValidationResults:
         class_names: list[str],
     ) -> None:
         """One finished fold: its metrics, and the model's outputs on its test rows (probabilities for a
-        classifier, predictions for a regressor), in the order of `fold.test`."""
-        self.per_fold[fold.name] = dict(metrics)
-        write_text_atomic(self.fold_dir(fold.name) / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+        classifier, predictions for a regressor), in the order of `fold.test`. The fold's folder gets
+        its out-of-fold rows and then its metrics.json, the mark of a finished fold (`restore`)."""
         targets, outputs = targets.tolist(), outputs.tolist()
+        rows = []
         for row, target, output in zip(fold.test.tolist(), targets, outputs, strict=True):
             record: dict[str, Any] = {"row": row, "repeat": fold.repeat, "fold": fold.index}
             if task == "regression":
@@ -119,12 +135,29 @@ class CrossValidationResults:
                     suffix = "" if len(target) == 1 else f"_{j}"
                     record[f"target{suffix}"], record[f"prediction{suffix}"] = t, p
             else:
-                self.class_names = list(class_names)
                 record["target"] = target
                 record["prediction"] = max(range(len(output)), key=output.__getitem__)
                 record.update({f"p_{name}": p for name, p in zip(class_names, output, strict=True)})
-            self.rows.append(record)
-        self.columns = list(self.rows[0]) if self.rows else []
+            rows.append(record)
+        fold_dir = self.fold_dir(fold.name)
+        write_text_atomic(fold_dir / OOF_FILE, rows_to_csv(rows))
+        write_text_atomic(fold_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+        self.keep(fold, metrics, rows, class_names if task != "regression" else [])
+
+    def restore(self, fold: Any, class_names: list[str]) -> None:
+        """A fold finished by an earlier, interrupted process of this run: its files, read back."""
+        fold_dir = self.fold_dir(fold.name)
+        metrics = json.loads((fold_dir / METRICS_FILE).read_text())
+        with (fold_dir / OOF_FILE).open(newline="") as file:
+            rows = [parse_row(row, classification=bool(class_names)) for row in csv.DictReader(file)]
+        self.keep(fold, metrics, rows, class_names)
+        log.info("%s finished earlier: kept (%s)", fold.name, fold_dir / METRICS_FILE)
+
+    def keep(self, fold: Any, metrics: dict[str, float], rows: list[dict[str, Any]], class_names: list[str]):
+        """Hold one fold's metrics and rows for the run's files."""
+        self.per_fold[fold.name] = dict(metrics)
+        self.rows.extend(rows)
+        self.class_names = list(class_names)
 
     def write_pooled_report(self) -> None:
         """The confusion matrix and classification report of every out-of-fold prediction (each row once
@@ -156,11 +189,8 @@ class CrossValidationResults:
         cv = {"folds": self.folds, "repeats": self.repeats, "metrics": detail}
         text = json.dumps({**means, "cv": cv}, indent=2, sort_keys=True, allow_nan=True) + "\n"
         write_text_atomic(self.run_dir / METRICS_FILE, text)
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=self.columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(sorted(self.rows, key=lambda r: (r["repeat"], r["row"])))
-        write_text_atomic(self.run_dir / OOF_FILE, out.getvalue())
+        rows = sorted(self.rows, key=lambda r: (r["repeat"], r["row"]))
+        write_text_atomic(self.run_dir / OOF_FILE, rows_to_csv(rows))
         if self.class_names:
             self.write_pooled_report()
         log.info(

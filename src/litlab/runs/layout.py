@@ -26,6 +26,7 @@ ERROR_FILE = "error.txt"
 CHECKPOINT_DIR = "checkpoints"
 LAST_NAME = "last"  # checkpoints/last.ckpt, written after every epoch
 BEST_NAME = "epoch_{epoch:03d}"  # the best epoch by the monitored metric
+FOLD_GLOB = "fold_*"  # a cross-validation run's fold folders: fold_<repeat>_<k>
 
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
@@ -58,24 +59,40 @@ def claim_new_folder(parent: str | Path, now: datetime | None = None) -> Path:
     raise RuntimeError(f"{parent}: 10000 runs started at {stamp}; pass hydra.run.dir=... explicitly")
 
 
+def fold_dirs(run_dir: str | Path) -> list[Path]:
+    """A cross-validation run's fold folders (none for a single run)."""
+    return sorted(p for p in Path(run_dir).glob(FOLD_GLOB) if p.is_dir())
+
+
+def run_of_checkpoint(path: Path) -> Path | None:
+    """The run folder whose last checkpoint `path` is: <run>/checkpoints/last.ckpt, or a
+    cross-validation fold's <run>/fold_<r>_<k>/checkpoints/last.ckpt; None for any other file."""
+    if path.name != f"{LAST_NAME}.ckpt" or path.parent.name != CHECKPOINT_DIR:
+        return None
+    owner = path.parent.parent
+    return owner.parent if owner.match(FOLD_GLOB) else owner
+
+
 def latest_run(runs_dir: str | Path) -> Path | None:
-    """The run under `runs_dir` whose last checkpoint was written last, of those not running now (a
-    live run keeps its folder to itself); None when there is none."""
+    """The run under `runs_dir` whose last checkpoint (its own, or a fold's) was written last, of those
+    not running now (a live run keeps its folder to itself); None when there is none."""
     from litlab.runs.status import is_live, read_status
 
-    candidates = [
-        last.parent.parent
-        for last in Path(runs_dir).glob(f"*/{CHECKPOINT_DIR}/{LAST_NAME}.ckpt")
-        if not is_live(read_status(last.parent.parent) or {})
-    ]
-    return max(candidates, key=lambda run: last_checkpoint(run).stat().st_mtime) if candidates else None
+    written: dict[Path, float] = {}
+    last = f"{CHECKPOINT_DIR}/{LAST_NAME}.ckpt"
+    for path in [*Path(runs_dir).glob(f"*/{last}"), *Path(runs_dir).glob(f"*/{FOLD_GLOB}/{last}")]:
+        run = run_of_checkpoint(path)
+        written[run] = max(written.get(run, 0.0), path.stat().st_mtime)
+    candidates = [run for run in written if not is_live(read_status(run) or {})]
+    return max(candidates, key=written.__getitem__) if candidates else None
 
 
 def run_folder(ckpt_path: str | None, runs_dir: str) -> str:
     """A single run's folder: a new one, or the folder of the run it continues (`ckpt_path=last`: the
-    latest run of this task; a run's own checkpoints/last.ckpt: that run), so a resumed run continues
-    its checkpoints, curves and metrics in one place. Any other checkpoint (a best epoch_NNN.ckpt, a
-    file from elsewhere) starts a new folder: continuing it in place would overwrite the later epochs."""
+    latest run of this task; a run's own checkpoints/last.ckpt, or one of its folds': that run), so a
+    resumed run continues its checkpoints, curves and metrics in one place. Any other checkpoint (a best
+    epoch_NNN.ckpt, a file from elsewhere) starts a new folder: continuing it in place would overwrite
+    the later epochs."""
     if ckpt_path == "last":
         # No earlier run: a new folder, where the task then says clearly that there is nothing to resume
         # (an error raised here would come out of Hydra's startup as a traceback).
@@ -83,7 +100,7 @@ def run_folder(ckpt_path: str | None, runs_dir: str) -> str:
         if latest is not None:
             return str(latest)
     elif ckpt_path:
-        path = Path(ckpt_path).absolute()
-        if path.name == f"{LAST_NAME}.ckpt" and path.parent.name == CHECKPOINT_DIR:
-            return str(path.parent.parent)
+        run = run_of_checkpoint(Path(ckpt_path).absolute())
+        if run is not None:
+            return str(run)
     return str(claim_new_folder(runs_dir))
