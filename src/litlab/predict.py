@@ -1,6 +1,10 @@
-"""The prediction task: class and probabilities for raw samples, from a checkpoint alone.
+"""The prediction task: class and probabilities for raw samples, from a checkpoint alone; or from a
+cross-validation run: the mean of its fold models' probabilities (predictions, for a regressor), an
+ensemble of k models, or one fold's model (`fold=`).
 
 python predict.py ckpt_path=logs/diabetes/runs/<time>/checkpoints/last.ckpt input=rows.csv output=pred.csv
+python predict.py ckpt_path=logs/diabetes/runs/<time> input=rows.csv        # a CV run: every fold
+python predict.py ckpt_path=logs/diabetes/runs/<time> input=rows.csv fold=fold_0_2
 """
 
 from __future__ import annotations
@@ -36,12 +40,20 @@ def predict(cfg: DictConfig) -> Path:
 
     with run_lifecycle(Path(cfg.paths.output_dir)) as run:
         run.begin()
-        _, datamodule, model, _ = rebuild(cfg.ckpt_path)
-        inputs = datamodule.preprocess(read_inputs(cfg.input, header=cfg.get("header")))
-        check_finite(inputs, cfg.input)
-        with torch.inference_mode():
-            batches = (inputs[i : i + cfg.batch_size] for i in range(0, len(inputs), cfg.batch_size))
-            outputs = torch.cat([model.predict_step(batch, 0) for batch in batches])
+        raw = read_inputs(cfg.input, header=cfg.get("header"))
+        checkpoints = models_to_average(cfg)
+        total = None
+        for path in checkpoints:  # each model with its own fitted preprocessing (a CV fold's)
+            _, datamodule, model, _ = rebuild(path)
+            inputs = datamodule.preprocess(raw)
+            check_finite(inputs, cfg.input)
+            with torch.inference_mode():
+                batches = (inputs[i : i + cfg.batch_size] for i in range(0, len(inputs), cfg.batch_size))
+                outputs = torch.cat([model.predict_step(batch, 0) for batch in batches])
+            total = outputs if total is None else total + outputs
+        outputs = total / len(checkpoints)
+        if len(checkpoints) > 1:
+            log.info("Averaged the %d fold models of %s", len(checkpoints), cfg.ckpt_path)
         described = datamodule.describe()
         if model.task == "regression":
             width = described["num_targets"]
@@ -58,6 +70,33 @@ def predict(cfg: DictConfig) -> Path:
         log.info("Wrote %d predictions of %s to %s", len(rows), cfg.input, output)
         run.finish()
     return output
+
+
+def models_to_average(cfg: DictConfig) -> list[Path]:
+    """The checkpoints whose outputs are averaged: `ckpt_path` itself, or a CV run's tested fold
+    checkpoints (all, or the one `fold` names: fold_<repeat>_<k>, or its number in fold order)."""
+    from litlab.runs.folds import tested_checkpoints
+
+    fold = cfg.get("fold")
+    target = Path(cfg.ckpt_path)
+    if not target.is_dir():
+        if fold is not None:
+            raise ValueError(
+                f"fold={fold} picks a fold of a cross-validation run, but ckpt_path={target} is one "
+                "checkpoint; give the run's folder as ckpt_path, or drop fold"
+            )
+        return [target]
+    tested = tested_checkpoints(target)
+    if fold is None:
+        return list(tested.values())
+    names = list(tested)
+    name = names[fold] if isinstance(fold, int) and 0 <= fold < len(names) else str(fold)
+    if name not in tested:
+        raise ValueError(
+            f"fold={fold}: {target} has folds {names[0]} ... {names[-1]}; give one of those names, or a "
+            f"number from 0 to {len(names) - 1}"
+        )
+    return [tested[name]]
 
 
 def check_finite(inputs: torch.Tensor, source: str) -> None:

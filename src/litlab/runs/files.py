@@ -22,6 +22,11 @@ def read_metrics(run_dir: Path) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
 
 
+def read_cv_detail(run_dir: Path) -> dict[str, dict]:
+    """A CV run's per-metric detail: {name: {mean, std, ci95, n, per_fold}} ({} for a single run)."""
+    return json.loads((run_dir / METRICS_FILE).read_text()).get("cv", {}).get("metrics", {})
+
+
 def write_config(run_dir: Path, cfg: DictConfig) -> None:
     """`config.yaml`: the resolved config."""
     write_text_atomic(run_dir / CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))

@@ -23,7 +23,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from litlab.runs.layout import METRICS_FILE
+from litlab.runs.layout import METRICS_FILE, checkpoint_dir, fold_dirs, last_checkpoint
+from litlab.runs.status import read_status
 from litlab.runtime.files import write_text_atomic
 from litlab.stats import summarize
 
@@ -98,6 +99,38 @@ def parse_row(row: dict[str, str], classification: bool) -> dict[str, Any]:
     prediction) as int, the rest as float."""
     whole = {"row", "repeat", "fold", *(("target", "prediction") if classification else ())}
     return {key: int(value) if key in whole else float(value) for key, value in row.items()}
+
+
+def tested_checkpoints(run_dir: Path) -> dict[str, Path]:
+    """{fold name: the checkpoint its test used} of a finished cross-validation run, in fold order: each
+    fold's best epoch (by the name its status.json records, so a moved folder still finds it), or its
+    last.ckpt when it tested its final weights. Refused for an unfinished run, or a folder of none."""
+    folds = fold_dirs(run_dir)
+    status = read_status(run_dir) or {}
+    if not folds:
+        raise ValueError(
+            f"{run_dir} is not a cross-validation run (it has no fold_<repeat>_<k> folders); give a "
+            f"checkpoint file instead, e.g. ckpt_path={last_checkpoint(run_dir)}"
+        )
+    if status.get("status") != "ok":
+        done = sum((fold / METRICS_FILE).is_file() for fold in folds)
+        raise ValueError(
+            f"the cross-validation run in {run_dir} has not finished ({status.get('status', 'no status')}, "
+            f"{done} of {status.get('folds_total', '?')} folds done); finish it first: python train.py "
+            "<its overrides> ckpt_path=last"
+        )
+    tested = {}
+    for fold in sorted(folds, key=lambda f: [int(part) for part in f.name.split("_")[1:]]):
+        best = (read_status(fold) or {}).get("best_checkpoint")
+        if best:
+            path = checkpoint_dir(fold) / Path(best).name
+        else:  # a fold from before each fold had a status: its one best epoch, or its final weights
+            epochs = sorted(checkpoint_dir(fold).glob("epoch_*.ckpt"))
+            path = epochs[0] if len(epochs) == 1 else last_checkpoint(fold)
+        if not path.is_file():
+            raise FileNotFoundError(f"{fold.name}: its tested checkpoint {path} is missing")
+        tested[fold.name] = path
+    return tested
 
 
 class CrossValidationResults:
