@@ -16,7 +16,7 @@ from litlab.data.classification import ClassificationDataModule
 from litlab.data.folds import check_can_fold
 from litlab.data.regression import RegressionDataModule
 from litlab.runs.files import read_metrics
-from litlab.runs.folds import headline
+from litlab.runs.folds import check_cv_config, headline
 from litlab.stats import summarize
 from litlab.train import train
 
@@ -177,3 +177,11 @@ def test_image_data_is_refused_before_it_is_read(compose_config, tmp_path):
         train(cfg)
     with pytest.raises(ValueError, match=refused):
         check_can_fold(instantiate(cfg.data), 5, 1)
+
+
+def test_a_test_fraction_asked_for_with_cv_is_refused(compose_config):
+    cfg = compose_config("experiment=diabetes", "cv.folds=5", "data.test_fraction=0.3")
+    refused = r"data.test_fraction=0.3 with cv.folds=5: .* 1/5 of the rows.*Drop data.test_fraction"
+    with pytest.raises(ValueError, match=refused):
+        check_cv_config(cfg, ["experiment=diabetes", "cv.folds=5", "data.test_fraction=0.3"])
+    check_cv_config(cfg, ["experiment=diabetes", "cv.folds=5"])  # the data config's own default is fine

@@ -71,7 +71,7 @@ def train(cfg: DictConfig) -> float | None:
     run_dir = Path(cfg.paths.output_dir)
     earlier = read_status(run_dir)  # the folder holds an earlier run: written only once a resume is accepted
     with torch_threads(thread_count(cfg)), run_lifecycle(run_dir, resuming=earlier is not None) as run:
-        check_cv_config(cfg)
+        check_cv_config(cfg, run.overrides)
         plan = plan_resume(cfg, run_dir, run.overrides)
         if plan.finished:  # a finished sweep job rerun with ckpt_path=last: leave it as it is
             return optimized_metric(cfg, read_metrics(run_dir))

@@ -46,13 +46,24 @@ def cv_enabled(cfg: DictConfig) -> bool:
     return cv_settings(cfg) is not None
 
 
-def check_cv_config(cfg: DictConfig) -> None:
-    """cv.repeats needs cv.folds (the values themselves are checked with the data: data.folds.check_cv;
+def check_cv_config(cfg: DictConfig, overrides: list[str]) -> None:
+    """cv.repeats needs cv.folds, and a test fraction asked for on the command line (`overrides`) does
+    not combine with cv.folds (the values themselves are checked with the data: data.folds.check_cv;
     which checkpoints a CV run resumes from: runs.resume)."""
     if not cv_enabled(cfg):
         repeats = cfg.get("cv", {}).get("repeats", 1)
         if repeats != 1:  # repeats of a single split would silently be one run
             raise ValueError(f"cv.repeats={repeats} without cv.folds repeats nothing; give cv.folds=5 too")
+        return
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        if key == "data.test_fraction":
+            folds = cfg.cv.folds
+            raise ValueError(
+                f"data.test_fraction={value} with cv.folds={folds}: under cross-validation each fold tests "
+                f"on 1/{folds} of the rows (every row once per repeat), so a fixed test fraction cannot "
+                "apply. Drop data.test_fraction, or run the single split without cv.folds"
+            )
 
 
 def check_one_process(trainer: Any, cfg: DictConfig) -> None:
