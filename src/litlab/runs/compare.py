@@ -42,16 +42,7 @@ SEED_KEYS = ("seed", "data.seed")
 INDEX_KEYS = ("fold", "repeat")  # the last part of a swept index: data.fold=0,1,2 or +repeat=1,2,3
 # Data settings that batch, place or transform the rows without choosing them (data.seed: the label).
 NOT_ROWS = frozenset(
-    {
-        "seed",
-        "batch_size",
-        "data_dir",
-        "num_workers",
-        "standardize",
-        "log_transform",
-        "augment",
-        "crop_padding",
-    }
+    {"seed", "batch_size", "data_dir", "standardize", "log_transform", "augment", "crop_padding"}
 )
 
 Label = tuple[tuple[str, Any], ...]

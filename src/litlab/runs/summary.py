@@ -171,12 +171,12 @@ def configs_markdown(configs: list[Config], jobs: list[Job], metric: str, mode: 
         elif compared:
             row += ["", c.reason, "", "not compared" if c.reason else c.verdict]
         rows.append(row)
-    count = f"{len(shown)} configuration{'s' if len(shown) > 1 else ''}"
+    count = f"{len(shown)} configurations, best first by their" if len(shown) > 1 else "1 configuration, its"
     n_is = "n counts finished runs (a CV run once, with its mean over its folds)"
     ci_is = (
         "the 95% CI is Student t's over them" if intervals else "one run gives no interval (sweep seed=1,2,3)"
     )
-    text = [f"{count}, best first by their mean `{metric}` ({mode}); {n_is}; {ci_is}."]
+    text = [f"{count} mean `{metric}` ({mode}); {n_is}; {ci_is}."]
     if tests := sorted({c.comparison.test for c in shown if c.comparison}):
         how = "; ".join(f"{t} {HOW.get(t, '')}".strip() for t in tests)
         text.append(f"Each is compared with the best on the splits both have ({DIFFERENCE}): {how}.")
