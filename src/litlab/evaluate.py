@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 import litlab  # noqa: F401  (registers the config resolvers)
-from litlab.runs.files import read_cv_detail, write_metrics
+from litlab.runs.files import read_fold_metrics, write_metrics
 from litlab.runs.lifecycle import run_lifecycle
 from litlab.runtime.logging import lightning_logs_through_hydra
 from litlab.runtime.resolvers import REPO_ROOT
@@ -83,7 +83,7 @@ def evaluate_folds(cfg: DictConfig, cv_run: Path, run_dir: Path) -> dict[str, fl
     datamodule.setup("fit")
     folds = {fold.name: fold for fold in datamodule.folds(config.cv.folds, config.cv.repeats)}
     results = CrossValidationResults(run_dir, config.cv.folds, config.cv.repeats)
-    trained = read_cv_detail(cv_run)
+    trained = read_fold_metrics(cv_run)
     lines = [f"Test metrics of the {len(tested)} folds of {cv_run} (the training run's in brackets):"]
     for name, path in tested.items():
         model = build_model(config, load_checkpoint(path))
@@ -96,7 +96,7 @@ def evaluate_folds(cfg: DictConfig, cv_run: Path, run_dir: Path) -> dict[str, fl
         outputs = torch.cat(trainer.predict(model, datamodule=datamodule))
         test_targets = datamodule.splits["test"][1]
         results.add(folds[name], metrics, test_targets, outputs, model.task, config.from_data.class_names)
-        shown = (f"{k} {v:.4f} ({trained.get(k, {}).get('per_fold', {}).get(name, float('nan')):.4f})"
+        shown = (f"{k} {v:.4f} ({trained.get(k, {}).get(name, float('nan')):.4f})"
                  for k, v in metrics.items())  # fmt: skip
         lines.append(f"  {name}: " + ", ".join(shown))
     print("\n".join(lines), flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -22,9 +23,17 @@ def read_metrics(run_dir: Path) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
 
 
-def read_cv_detail(run_dir: Path) -> dict[str, dict]:
-    """A CV run's per-metric detail: {name: {mean, std, ci95, n, per_fold}} ({} for a single run)."""
-    return json.loads((run_dir / METRICS_FILE).read_text()).get("cv", {}).get("metrics", {})
+def read_fold_metrics(run_dir: Path) -> dict[str, dict[str, float]]:
+    """A CV run's value of every metric on every fold, {"val/acc": {"fold_0_0": 0.8, ...}} (runs/folds.py
+    writes them under "cv"); {} for a single run."""
+    detail = json.loads((run_dir / METRICS_FILE).read_text()).get("cv", {}).get("metrics", {})
+    return {name: {fold: float(v) for fold, v in d.get("per_fold", {}).items()} for name, d in detail.items()}
+
+
+def read_config(run_dir: Path) -> dict[str, Any] | None:
+    """The resolved config a run wrote, as plain dicts and lists; None when it has no config.yaml."""
+    path = run_dir / CONFIG_FILE
+    return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else None  # type: ignore[return-value]
 
 
 def write_config(run_dir: Path, cfg: DictConfig) -> None:

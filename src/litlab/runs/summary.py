@@ -1,4 +1,6 @@
-"""After a multirun: `summary.csv` and `summary.md` in the sweep dir, one row per job, best first.
+"""After a multirun, in the sweep dir, best first: `summary.csv` (one row per job), `summary_configs.csv`
+(one per configuration: its seed replicates grouped, compared with the best; runs/compare.py) and
+`summary.md` (the configurations, then the jobs).
 
 A Hydra callback (registered in conf/hydra/default.yaml) writes them when the sweep ends; for a sweep
 still running on a cluster, or whose launching process died, run `python -m litlab.runs.summary DIR`.
@@ -23,7 +25,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from litlab.runs.files import read_metrics
+from litlab.runs.compare import HOW, Config, compare, group, is_replicate
+from litlab.runs.files import read_config, read_fold_metrics, read_metrics
 from litlab.runs.layout import ERROR_FILE, METRICS_FILE
 from litlab.runs.status import read_status
 from litlab.runtime.files import write_text_atomic
@@ -31,6 +34,7 @@ from litlab.runtime.objective import MODES, objective_problem
 
 log = logging.getLogger(__name__)
 
+DIFFERENCE = "difference: it minus the best; verdict at p < 0.05"
 STATUS_ORDER = {"ok": 0, "interrupted": 1, "incomplete": 2, "failed": 3}  # failed rows last
 
 
@@ -43,6 +47,8 @@ class Job:
     overrides: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""  # first line of error.txt: "Type: message"
+    config: dict[str, Any] | None = None  # a finished job's resolved config.yaml (seed, data, cv), if any
+    per_fold: dict[str, dict[str, float]] = field(default_factory=dict)  # a CV job's metric -> fold -> value
 
 
 def read_job(folder: Path, sweep_dir: Path) -> Job:
@@ -60,6 +66,7 @@ def read_job(folder: Path, sweep_dir: Path) -> Job:
         status = record.get("status")
     if status == "ok" and metrics.exists():
         job.status, job.metrics = "ok", read_metrics(folder)
+        job.config, job.per_fold = read_config(folder), read_fold_metrics(folder)
     elif status == "failed" and error.exists():
         job.status, job.error = "failed", error.read_text().partition("\n")[0]
     elif status == "interrupted":
@@ -127,8 +134,96 @@ def to_csv(jobs: list[Job], metric: str | None) -> str:
     return out.getvalue()
 
 
-def to_markdown(jobs: list[Job], metric: str | None, mode: str | None, sweep_dir: Path) -> str:
-    """The overrides that differ between jobs and the held-out metrics (train/* stay in the CSV)."""
+def interval(summary: dict[str, Any] | None) -> str:
+    """`0.762 [0.741, 0.783]`: a mean and its 95% CI; the mean alone for one run."""
+    if summary is None:
+        return "—"
+    low, high = summary["ci95"]
+    return f"{summary['mean']:.4g}" + (f" [{low:.4g}, {high:.4g}]" if summary["n"] > 1 else "")
+
+
+def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A markdown table, `|` in a cell escaped."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+
+
+def configs_markdown(configs: list[Config], jobs: list[Job], metric: str, mode: str) -> list[str]:
+    """summary.md's configurations: mean [95% CI] over their runs, and the comparison with the best."""
+    shown = [c for c in configs if c.runs]
+    if not shown:
+        return []
+    swept = [k for k in varying(jobs, columns(jobs, metric)[0]) if not is_replicate(k)]
+    intervals = any(c.summary["n"] > 1 for c in shown)
+    compared = any(c.comparison or c.reason for c in shown)
+    test = f"test/{metric.partition('/')[2]}" if metric.startswith("val/") else ""
+    test = test if any(c.summary_of(test) for c in shown) else ""
+    ci = " [95% CI]" if intervals else ""
+    header = [*swept, "n", metric + ci] + ([test + ci] if test else [])
+    header += ["difference", "p", "paired on", "verdict"] if compared else []
+    rows = []
+    for c in shown:
+        n = f"{len(c.runs)}" + (f" of {len(c.jobs)}" if len(c.jobs) > len(c.runs) else "")
+        row = [*(short(c.overrides.get(k, "")) for k in swept), n, interval(c.summary)]
+        row += [interval(c.summary_of(test))] if test else []
+        if compared and c.comparison:
+            row += [f"{c.comparison.difference:+.3g}", f"{c.comparison.p:.3g}", c.paired_on, c.verdict]
+        elif compared:
+            row += ["", c.reason, "", "not compared" if c.reason else c.verdict]
+        rows.append(row)
+    count = f"{len(shown)} configurations, best first by their" if len(shown) > 1 else "1 configuration, its"
+    n_is = "n counts finished runs (a CV run once, with its mean over its folds)"
+    ci_is = (
+        "the 95% CI is Student t's over them" if intervals else "one run gives no interval (sweep seed=1,2,3)"
+    )
+    text = [f"{count} mean `{metric}` ({mode}); {n_is}; {ci_is}."]
+    if tests := sorted({c.comparison.test for c in shown if c.comparison}):
+        how = "; ".join(f"{t} {HOW.get(t, '')}".strip() for t in tests)
+        text.append(f"Each is compared with the best on the splits both have ({DIFFERENCE}): {how}.")
+    if any(c.reason for c in shown):
+        text.append("Runs not on the same splits are not paired: the row says why.")
+    lines = ["## Configurations", "", " ".join(text), "", *table(header, rows), ""]
+    if rest := len(configs) - len(shown):
+        rest_are = f"{rest} configuration{'s' if rest > 1 else ''}"
+        lines += [
+            f"Without a value of `{metric}` (not finished, or nan): {rest_are}; see the jobs below.",
+            "",
+        ]
+    return lines
+
+
+def configs_csv(configs: list[Config], jobs: list[Job], metric: str | None) -> str:
+    """One row per configuration: its overrides, jobs, every metric's mean and 95% CI, the comparison."""
+    keys, names = columns(jobs, metric)
+    keys = [k for k in keys if not is_replicate(k)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    stats = [f"{m}{part}" for m in names for part in ("", " ci95 low", " ci95 high")]
+    comparison = ["difference", "t", "dof", "p", "test"]
+    writer.writerow([*keys, "jobs", "n", *stats, *comparison, "paired on", "verdict", "reason"])
+    for c in configs:
+        row = [
+            *(c.overrides.get(k, "") for k in keys),
+            " ".join(sorted((j.name for j in c.jobs), key=natural_key)),
+            len(c.runs),
+        ]
+        for s in map(c.summary_of, names):
+            ci = [repr(float(v)) for v in s["ci95"]] if s and s["n"] > 1 else ["", ""]
+            row += [repr(s["mean"]) if s else "", *ci]
+        row += [getattr(c.comparison, k) for k in comparison] if c.comparison else [""] * len(comparison)
+        writer.writerow([*row, c.paired_on, c.verdict, c.reason])
+    return out.getvalue()
+
+
+def to_markdown(
+    jobs: list[Job],
+    metric: str | None,
+    mode: str | None,
+    sweep_dir: Path,
+    configs: list[Config] | None = None,
+) -> str:
+    """The configurations (when there is a metric), then every job: the overrides that differ between
+    jobs and the held-out metrics (train/* stay in the CSV)."""
     keys, names = columns(jobs, metric)
     swept = varying(jobs, keys)
     common = [f"`{k}={jobs[0].overrides[k]}`" for k in keys if k not in swept]
@@ -138,14 +233,16 @@ def to_markdown(jobs: list[Job], metric: str | None, mode: str | None, sweep_dir
     lines = [f"# Sweep summary: `{sweep_dir}`", "", f"{len(jobs)} jobs ({counts}), {order}.", ""]
     if common:
         lines += [f"Every job: {' '.join(common)}", ""]
+    if metric and mode and configs:
+        lines += configs_markdown(configs, jobs, metric, mode)
+        lines += ["## Jobs", ""]
     header = ["job", "status", *swept, *names] + (["error"] if any(j.error for j in jobs) else [])
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for job in jobs:
         cells = [job.name, job.status, *(short(job.overrides.get(k, "")) for k in swept)]
         cells += [f"{job.metrics[m]:.4g}" if m in job.metrics else "" for m in names]
-        cells += [job.error] if "error" in header else []
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells + ([job.error] if "error" in header else []))
+    return "\n".join(lines + table(header, rows)) + "\n"
 
 
 def write_summary(sweep_dir: Path, metric: str | None, mode: str | None) -> list[Job]:
@@ -155,8 +252,11 @@ def write_summary(sweep_dir: Path, metric: str | None, mode: str | None) -> list
         log.error("%s. The sweep summary lists the jobs in job order.", problem)
         metric = mode = None
     jobs = rank(find_jobs(sweep_dir), metric, mode)
+    configs = group(jobs, metric, mode) if metric and mode else []
+    compare(configs, metric, mode)
     write_text_atomic(sweep_dir / "summary.csv", to_csv(jobs, metric))
-    write_text_atomic(sweep_dir / "summary.md", to_markdown(jobs, metric, mode, sweep_dir))
+    write_text_atomic(sweep_dir / "summary_configs.csv", configs_csv(configs, jobs, metric))
+    write_text_atomic(sweep_dir / "summary.md", to_markdown(jobs, metric, mode, sweep_dir, configs))
     counts = ", ".join(f"{sum(j.status == s for j in jobs)} {s}" for s in STATUS_ORDER)
     log.info("Sweep summary (%d jobs: %s): %s and summary.md", len(jobs), counts, sweep_dir / "summary.csv")
     best = jobs[0] if jobs and metric in jobs[0].metrics else None
