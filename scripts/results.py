@@ -53,6 +53,7 @@ import argparse
 import hashlib
 import json
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -207,7 +208,13 @@ def run_cells(cells: list[Cell], results_dir: Path, run: bool) -> tuple[dict[str
     return records, ran
 
 
+def stop(signum: int, frame: Any) -> None:
+    """SIGTERM stops the report as Ctrl-C does (the running train.py gets it too, and says so)."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, stop)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

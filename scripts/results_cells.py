@@ -122,10 +122,26 @@ def oof_tested(run_dir: Path) -> dict[str, list[int]]:
     return {name: sorted(rows) for name, rows in tested.items()}
 
 
+def watch(process: subprocess.Popen, run_dir: Path, show: Callable[[str], None]) -> None:
+    """Until `process` ends: the folds done as they change, or (a single run) every 30 s the time and
+    the best epoch so far."""
+    shown, start, beat = None, time.perf_counter(), 0
+    while process.poll() is None:
+        time.sleep(0.5)
+        status, seconds = read_status(run_dir) or {}, time.perf_counter() - start
+        done = status.get("folds_done"), status.get("folds_total")
+        if done[1] and done != shown:
+            show(f"{done[0]}/{done[1]} folds done, {seconds:.0f} s")
+            shown = done
+        elif not done[1] and seconds >= beat + 30:
+            best = sorted(p.stem for p in (run_dir / "checkpoints").glob("epoch_*.ckpt"))
+            show(f"{seconds:.0f} s" + (f", best checkpoint so far {best[-1]}" if best else ""))
+            beat += 30
+
+
 def run_train(overrides: list[str], run_dir: Path, show: Callable[[str], None]) -> dict[str, Any]:
     """`python train.py overrides` into `run_dir`, a fresh one (an unfinished earlier attempt there is
-    removed), showing the folds done while it runs (a single run: its time and best epoch so far, every
-    30 s); returns its metrics.json. Its output goes to `<run_dir>.log`."""
+    removed), showing its progress; returns its metrics.json. Its output goes to `<run_dir>.log`."""
     if run_dir.exists():
         if is_live(read_status(run_dir) or {}):
             raise RuntimeError(f"{run_dir} is in use by a live run; let it finish, or stop it, first")
@@ -135,18 +151,16 @@ def run_train(overrides: list[str], run_dir: Path, show: Callable[[str], None]) 
     command = [sys.executable, "train.py", *overrides, f"hydra.run.dir={run_dir}"]
     with open(log, "w") as out:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
-        shown, start, beat = None, time.perf_counter(), 0
-        while process.poll() is None:
-            time.sleep(0.5)
-            status, seconds = read_status(run_dir) or {}, time.perf_counter() - start
-            done = status.get("folds_done"), status.get("folds_total")
-            if done[1] and done != shown:
-                show(f"{done[0]}/{done[1]} folds done, {seconds:.0f} s")
-                shown = done
-            elif not done[1] and seconds >= beat + 30:
-                best = sorted(p.stem for p in (run_dir / "checkpoints").glob("epoch_*.ckpt"))
-                show(f"{seconds:.0f} s" + (f", best checkpoint so far {best[-1]}" if best else ""))
-                beat += 30
+        try:
+            watch(process, run_dir, show)
+        except KeyboardInterrupt:  # stop the run too (it may not have had the signal): no orphan trains on
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            raise
     if process.returncode:
         tail = log.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}); its log, {log}:\n{tail}")

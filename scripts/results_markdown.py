@@ -184,12 +184,13 @@ def times_section(tables: list[dict], mnist: list[Any], records: dict[str, dict]
     return [
         "## Run times",
         "",
-        f"On this machine ({os.cpu_count()} cores, shared with other work: the 1-minute load average as "
-        f"the cells started was {min(loads, default=0):.1f}-{max(loads, default=0):.1f}), summed over the "
-        "cells:",
+        f"On this machine ({os.cpu_count()} cores, shared with other work: as the cells started, the "
+        f"1-minute load average, the report's own process included, was {min(loads, default=0):.1f}-"
+        f"{max(loads, default=0):.1f}), each part's cells' times added up:",
         "",
         f"- tabular part: {litlab + sklearn:.1f} min (litlab {litlab:.1f}, scikit-learn {sklearn:.1f})",
         f"- MNIST part: {images:.1f} min",
+        f"- both (`make results` from an empty `logs/results/`): {litlab + sklearn + images:.1f} min",
         "",
     ]
 
@@ -229,4 +230,5 @@ def write(
         "",
     ]
     body = tabular_section(plan, tables, records) + mnist_section(plan, mnist, records)
-    write_text_atomic(report, "\n".join(header + body + times_section(tables, mnist, records)))
+    lines = header + body + times_section(tables, mnist, records)
+    write_text_atomic(report, "\n".join(lines).rstrip() + "\n")
