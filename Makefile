@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all lint tensorboard clean
+.PHONY: help install train test test-all lint tensorboard results clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: $(STAMP) ## check style with ruff
 
 tensorboard: $(STAMP) ## open TensorBoard over logs/
 	$(BIN)/tensorboard --logdir logs
+
+results: $(STAMP) ## docs/results.md: every experiment, scikit-learn on the same folds (resumes; ARGS="--only tabular")
+	$(BIN)/python scripts/results.py $(ARGS)
 
 clean: ## remove logs, caches and .venv (downloads in data/ are kept)
 	rm -rf logs .pytest_cache .ruff_cache $(VENV)

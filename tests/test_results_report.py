@@ -1,0 +1,79 @@
+"""scripts/results.py end to end in its quick mode (bundled breast cancer, the example MNIST files): the
+report's rows, CIs and p-values; a second invocation reruns nothing; a changed recipe is not served from
+the cache."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import replace
+
+from litlab.runtime.resolvers import REPO_ROOT
+
+NUMBER = r"\d\.\d{3,4}"
+
+
+def quick_report(results, data_dir) -> str:
+    command = [sys.executable, "scripts/results.py", "--quick", f"--results-dir={results}"]
+    command.append(f"--data-dir={data_dir}")
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def test_quick_report_has_its_rows_and_a_rerun_reruns_nothing(tmp_path, data_dir):
+    results = tmp_path / "results"
+    out = quick_report(results, data_dir)
+    assert "4 cells run" in out and "2/2 folds done" in out  # progress while it runs
+    report = (results / "results.md").read_text()
+    lines = report.splitlines()
+
+    (litlab,) = [cells(x) for x in lines if x.startswith("| **litlab `experiment=breast_cancer`**")]
+    _, mean, ci, lecture, difference, p, said = litlab
+    assert re.fullmatch(rf"\*\*{NUMBER}\*\*", mean) and re.fullmatch(rf"-?{NUMBER}-{NUMBER}", ci)
+    assert lecture == "0.96" and re.fullmatch(rf"[+-]{NUMBER}", difference)
+    assert re.fullmatch(rf"<0\.001|{NUMBER}", p) and said in ("better", "tie", "worse")
+    for model in ("LogisticRegression", "RandomForest"):
+        (row,) = [cells(x) for x in lines if x.startswith(f"| {model}")]
+        assert re.fullmatch(NUMBER, row[1]), row
+    (bar,) = [cells(x) for x in lines if x.startswith("| `breast_cancer` |")]
+    assert bar[-1] in ("**pass**", "**FAIL**") and bar[-2] in ("yes", "no")
+    (mnist,) = [cells(x) for x in lines if x.startswith("| `experiment=mnist` |")]
+    assert re.fullmatch(NUMBER, mnist[1]) and mnist[4] == "1"  # one epoch
+    assert "tabular part:" in report and "MNIST part:" in report
+
+    files = {p: p.stat().st_mtime_ns for p in (results / "cells").iterdir()}
+    assert len(files) == 4
+    again = quick_report(results, data_dir)
+    assert "0 cells run" in again and ": running" not in again, again
+    assert {p: p.stat().st_mtime_ns for p in (results / "cells").iterdir()} == files
+    # The same tables from the cells' files (the first paragraph has the date).
+    assert (results / "results.md").read_text().split("\n## ", 1)[1] == report.split("\n## ", 1)[1]
+
+
+def test_a_changed_recipe_or_data_reruns_its_cells_and_only_those(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "scripts"))
+    import results  # scripts/results.py
+
+    datasets = results.Datasets()
+    plan = results.QUICK
+
+    def stems(plan, *common):
+        overrides = results.cv_overrides("breast_cancer", plan, list(common))
+        litlab = results.litlab_cell("breast_cancer", overrides, plan, datasets).stem
+        cfg = results.compose(overrides)
+        return litlab, results.sklearn_cell(cfg, "LogisticRegression", plan, datasets).stem
+
+    base = stems(plan)
+    assert stems(plan) == base  # stable
+    tuned = replace(plan, litlab_overrides=[*plan.litlab_overrides, "model.optimizer.lr=0.02"])
+    assert stems(tuned)[0] != base[0] and stems(tuned)[1] == base[1]  # the recipe's cell alone
+    other_rows = stems(plan, "data.standardize=false")  # the same rows to scikit-learn (raw rows)
+    assert other_rows[0] != base[0] and other_rows[1] == base[1]
+    other_folds = stems(plan, "seed=1")
+    assert other_folds[0] != base[0] and other_folds[1] != base[1]
