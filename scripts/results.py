@@ -26,7 +26,7 @@ report refuses to pair cells whose digests differ.
 
 The comparison: each litlab model against the best scikit-learn model by CV mean test accuracy on the
 same folds, by the corrected resampled t-test (Nadeau & Bengio with n_test/n_train = 1/(k-1),
-`litlab.stats`), and its verdict at p < 0.05. Issue 11's bar for the recipes: not significantly worse
+`litlab.runs.stats`), and its verdict at p < 0.05. Issue 11's bar for the recipes: not significantly worse
 than that model, and on breast cancer and CAF a CV mean at least LogisticRegression's.
 
 MNIST part. experiment=mnist and experiment=mnist_cnn on the official test split, seeds 1, 2, 3 (and the
@@ -38,7 +38,8 @@ skips every cell whose file exists. The hash is of what the cell's numbers depen
 experiment's whole composed config, so a changed recipe (YAML or override) reruns it and is never
 served stale; for scikit-learn, a digest of the data's rows, the folds' test rows and the estimator's
 parameters. A change of litlab's code is not seen: delete the results folder to rerun everything. An
-interrupted litlab cell starts again from its first fold (a CV run does not resume yet). One
+interrupted litlab CV cell resumes with ckpt_path=last: its finished folds are kept, and the fold it
+was in starts again (the report writes no last.ckpt). One
 invocation at a time per results folder. The report is written from every cell that has a file, so
 `--only tabular` after a recipe change keeps the MNIST section.
 

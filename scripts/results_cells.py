@@ -140,16 +140,26 @@ def watch(process: subprocess.Popen, run_dir: Path, show: Callable[[str], None])
 
 
 def run_train(overrides: list[str], run_dir: Path, show: Callable[[str], None]) -> dict[str, Any]:
-    """`python train.py overrides` into `run_dir`, a fresh one (an unfinished earlier attempt there is
-    removed), showing its progress; returns its metrics.json. Its output goes to `<run_dir>.log`."""
+    """`python train.py overrides` into `run_dir`, showing its progress; returns its metrics.json. Its
+    output goes to `<run_dir>.log`. An unfinished CV run there resumes (`ckpt_path=last`: its finished
+    folds are kept; the fold it was in starts again, having no last.ckpt); any other unfinished attempt
+    is removed, and a run that finished before its cell was recorded is read as it is."""
+    resume = []
     if run_dir.exists():
-        if is_live(read_status(run_dir) or {}):
+        status = read_status(run_dir) or {}
+        if is_live(status):
             raise RuntimeError(f"{run_dir} is in use by a live run; let it finish, or stop it, first")
-        shutil.rmtree(run_dir)
+        if status.get("status") == "ok" and (run_dir / "metrics.json").is_file():
+            return json.loads((run_dir / "metrics.json").read_text())
+        if status.get("cv") and status.get("status") in ("running", "interrupted"):
+            resume = ["ckpt_path=last"]
+            show(f"resuming its unfinished CV run ({status.get('folds_done', 0)} folds done are kept)")
+        else:
+            shutil.rmtree(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     log = run_dir.with_name(run_dir.name + ".log")
-    command = [sys.executable, "train.py", *overrides, f"hydra.run.dir={run_dir}"]
-    with open(log, "w") as out:
+    command = [sys.executable, "train.py", *overrides, *resume, f"hydra.run.dir={run_dir}"]
+    with open(log, "a" if resume else "w") as out:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
         try:
             watch(process, run_dir, show)

@@ -8,8 +8,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from litlab.runs.stats import ALPHA, corrected_resampled_ttest, summarize, verdict
 from litlab.runtime.files import write_text_atomic
-from litlab.stats import ALPHA, corrected_resampled_ttest, summarize, verdict
 
 # The lectures' own figures (docs/lectures.md; ../shared/seeds/003_…): one split each, no CV.
 LECTURE = {

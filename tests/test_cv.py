@@ -17,7 +17,7 @@ from litlab.data.folds import check_can_fold
 from litlab.data.regression import RegressionDataModule
 from litlab.runs.files import read_metrics
 from litlab.runs.folds import check_cv_config, headline
-from litlab.stats import summarize
+from litlab.runs.stats import summarize
 from litlab.train import train
 
 QUICK = ["trainer.max_epochs=3", "trainer.accelerator=cpu", "trainer.devices=1"]

@@ -1,10 +1,10 @@
-"""The statistics of litlab.stats against values computed by hand."""
+"""The statistics of litlab.runs.stats against values computed by hand."""
 
 import math
 
 import pytest
 
-from litlab.stats import corrected_resampled_ttest, paired_ttest, summarize, verdict
+from litlab.runs.stats import corrected_resampled_ttest, paired_ttest, summarize, verdict
 
 # Two models on the same five folds; differences d = a - b = [0.03, 0, 0.03, 0.04, 0.01].
 A = [0.80, 0.78, 0.82, 0.79, 0.81]

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from litlab.runs.stats import corrected_resampled_ttest
 from litlab.runs.status import write_status
 from litlab.runs.summary import main as summary_main
 from litlab.runs.summary import write_summary
-from litlab.stats import corrected_resampled_ttest
 
 
 def read_summary(sweep: Path) -> list[dict[str, str]]:

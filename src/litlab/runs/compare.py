@@ -6,7 +6,7 @@ the best one, paired by split.
   differ only in those are runs of one configuration. `cv.folds` and `cv.repeats` belong to it: they
   choose the protocol, and a CV run holds its folds and repeats itself.
 - Mean ± 95% CI: over a configuration's finished runs, each counting once with its value of the metric
-  (a CV run: its mean over its folds), so n counts runs; Student t, n - 1 dof (litlab.stats.summarize).
+  (a CV run: its mean over its folds), so n counts runs; Student t, n - 1 dof (litlab.runs.stats.summarize).
   One run gives no interval.
 - Comparison with the best configuration (the best mean of the sweep's optimized metric, in its mode),
   difference = configuration - best, on the splits both have:
@@ -21,9 +21,9 @@ the best one, paired by split.
   configuration against a single-split one, other cv.folds or cv.repeats, other data settings (any data
   key but those that only batch, place or transform the rows: NOT_ROWS), no seed in common, folds swept
   as jobs (their n_test / n_train is not known here), a job without its config.yaml.
-- Verdict: better / tie / worse at p < 0.05 (litlab.stats.verdict).
+- Verdict: better / tie / worse at p < 0.05 (litlab.runs.stats.verdict).
 
-The tests and intervals are litlab.stats' (scipy.stats distributions); what is written here is only which
+The tests and intervals are litlab.runs.stats' (scipy.stats distributions); what is written here is only which
 values pair with which. Light: no torch.
 """
 
@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from litlab.stats import Comparison, corrected_resampled_ttest, paired_ttest, summarize, verdict
+from litlab.runs.stats import Comparison, corrected_resampled_ttest, paired_ttest, summarize, verdict
 
 if TYPE_CHECKING:
     from litlab.runs.summary import Job
@@ -46,7 +46,7 @@ NOT_ROWS = frozenset(
 )
 
 Label = tuple[tuple[str, Any], ...]
-# How each of litlab.stats' tests pairs the runs, for summary.md.
+# How each of litlab.runs.stats' tests pairs the runs, for summary.md.
 HOW = {
     "corrected resampled t-test (Nadeau & Bengio)": (
         "of CV runs, fold by fold over (seed, fold), with n_test / n_train = 1 / (k - 1) (each fold's "
@@ -68,14 +68,14 @@ class Config:
     overrides: dict[str, str]  # the overrides that make it, replicate keys left out
     jobs: list[Job] = field(default_factory=list)
     runs: list[Job] = field(default_factory=list)  # its finished jobs with a value of the metric
-    summary: dict[str, Any] | None = None  # litlab.stats.summarize of the runs' values
+    summary: dict[str, Any] | None = None  # litlab.runs.stats.summarize of the runs' values
     comparison: Comparison | None = None  # against the best
     verdict: str = ""  # best / better / tie / worse; "" when not compared
     paired_on: str = ""  # "15 folds: seed=1,2,3 x 5", "3 seeds: seed=1,2,3"
     reason: str = ""  # why it was not compared with the best
 
     def summary_of(self, metric: str) -> dict[str, Any] | None:
-        """litlab.stats.summarize of another metric over the same runs; None where none has it."""
+        """litlab.runs.stats.summarize of another metric over the same runs; None where none has it."""
         values = [j.metrics[metric] for j in self.runs if not math.isnan(j.metrics.get(metric, math.nan))]
         return summarize(values) if values else None
 

@@ -24,9 +24,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from litlab.runs.layout import METRICS_FILE, checkpoint_dir, fold_dirs, last_checkpoint
+from litlab.runs.stats import summarize
 from litlab.runs.status import read_status
 from litlab.runtime.files import write_text_atomic
-from litlab.stats import summarize
 
 log = logging.getLogger(__name__)
 
