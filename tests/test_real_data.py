@@ -13,9 +13,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.data]
 
 # Regression floors one test sample under the measured medians over seeds 1..5, not the wish
 # list: diabetes 0.7566 (target 0.77; scikit-learn's LogisticRegression gets 0.763 on the same splits),
-# breast_cancer 0.9646 (target 0.97), caf 0.9792 (target 0.98; LogisticRegression 0.972-0.979, and the
-# cells every model misclassifies are the same few, so the rest is label noise). Medians move by a
-# test row or two with the shuffle order alone: before shuffles were drawn per (seed, epoch), for
+# breast_cancer 0.9646 (target 0.97), caf 0.9861 (target 0.98; LogisticRegression 0.972-0.979, and the
+# cells every model misclassifies are the same few, so the rest is label noise; the caf floor was set
+# when its median was 0.9792, before the recipe took dropout 0.3 and weight decay 0.003). Medians move
+# by a test row or two with the shuffle order alone: before shuffles were drawn per (seed, epoch), for
 # resumable runs, they were 0.7697 / 0.9735 / 0.9792.
 TARGETS = {"diabetes": 0.75, "breast_cancer": 0.955, "caf": 0.97}
 
