@@ -84,7 +84,7 @@ def test_figure_reaches_tensorboard_and_the_run_dir(compose_config, tmp_path, ov
     train(compose_config(*overrides, *SHORT))
     run = tmp_path / "run"
     on_disk = decoded_png((run / f"{figure}.png").read_bytes())
-    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
+    events = EventAccumulator(str(run), size_guidance={"images": 0})
     events.Reload()
     (image,) = events.Images(f"test/{figure}")
     in_tensorboard = decoded_png(image.encoded_image_string)

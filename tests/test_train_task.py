@@ -84,7 +84,7 @@ def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config
     assert {p.name for p in (run / "checkpoints").iterdir()} >= {"last.ckpt"}
     assert len(list((run / "checkpoints").glob("epoch_*.ckpt"))) == 1
 
-    events = EventAccumulator(str(run / "tensorboard"))
+    events = EventAccumulator(str(run))
     events.Reload()
     scalars = set(events.Tags()["scalars"])
     assert {
@@ -113,7 +113,8 @@ def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config
 def test_fast_dev_run_leaves_no_logs_or_checkpoints(compose_config, tmp_path):
     train(compose_config("experiment=diabetes", "debug=fdr"))
     assert (tmp_path / "run" / "metrics.json").exists()
-    assert not (tmp_path / "run" / "tensorboard").exists() and not (tmp_path / "run" / "checkpoints").exists()
+    run = tmp_path / "run"
+    assert not list(run.glob("events.out.tfevents.*")) and not (run / "checkpoints").exists()
 
 
 def test_unseeded_runs_work(compose_config):
@@ -132,10 +133,10 @@ def test_two_job_multirun_gets_one_folder_with_a_run_each(tmp_path, data_dir):
     )
     (sweep,) = (tmp_path / "diabetes" / "multiruns").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
-    assert jobs == ["0", "1"]
+    assert jobs == ["0_seed=1", "1_seed=2"]  # the job number and what the sweep varied
     for job in jobs:
         assert (sweep / job / "metrics.json").exists()
-        assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))
+        assert list((sweep / job).glob("events.out.tfevents.*"))  # TensorBoard's run is the job
     assert [OmegaConf.load(sweep / job / "config.yaml").seed for job in jobs] == [1, 2]
 
 
