@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from litlab.runtime.hparams import EXPERIMENT_FILE
 from litlab.runtime.resolvers import REPO_ROOT
 from litlab.train import train
 
@@ -100,10 +101,16 @@ def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = start.session_start_info.hparams
-    assert hparams["model/optimizer/lr"].number_value == pytest.approx(0.01)  # experiment=breast_cancer
-    assert hparams["data/_target_"].string_value == "litlab.data.BreastCancerDataModule"
+    assert hparams["model.optimizer.lr"].number_value == pytest.approx(0.01)  # experiment=breast_cancer
+    assert hparams["data"].string_value == "BreastCancer"
+    assert hparams["model.optimizer"].string_value == "Adam"
+    assert not [name for name in hparams if "_target_" in name or "dir" in name or "plugins" in name]
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
-    assert "final/test/acc" in {m.name.tag for m in experiment.metric_infos}
+    # The optimized metric, the monitored one, then the test metrics.
+    tags = [m.name.tag for m in experiment.metric_infos]
+    assert tags[:3] == ["final/val/acc", "final/val/loss", "final/test/acc"]
+    assert "final/train/loss" not in tags
+    assert {h.name for h in experiment.hparam_infos} == set(hparams)
     metrics = json.loads((run / "metrics.json").read_text())
     assert events.Scalars("final/test/acc")[-1].value == pytest.approx(metrics["test/acc"])
     # val/* in metrics.json are those of the best checkpoint: the lowest val/loss of the epochs.
@@ -137,6 +144,8 @@ def test_two_job_multirun_gets_one_folder_with_a_run_each(tmp_path, data_dir):
     for job in jobs:
         assert (sweep / job / "metrics.json").exists()
         assert list((sweep / job).glob("events.out.tfevents.*"))  # TensorBoard's run is the job
+        assert not (sweep / job / EXPERIMENT_FILE).exists()
+    assert (sweep / EXPERIMENT_FILE).is_file()  # HParams' experiment summary: one for the sweep
     assert [OmegaConf.load(sweep / job / "config.yaml").seed for job in jobs] == [1, 2]
 
 

@@ -7,7 +7,8 @@
         config.yaml       the resolved config, sizes from the data included
         error.txt         the traceback of a failed run
         checkpoints/      epoch_NNN.ckpt (best by the monitor) and last.ckpt (every epoch)
-        events.out.tfevents.*, hparams.yaml   TensorBoard's: the folder is the run TensorBoard shows
+        events.out.tfevents.*   TensorBoard's: the folder is the run TensorBoard shows
+        hparams.yaml      its hyperparameters and metrics for the HParams tab (runtime/hparams.py)
         fold_<r>_<k>/     a cross-validation run's folds, each laid out as a run; the run folder then
                           also holds oof_predictions.csv (runs/folds.py)
 

@@ -245,8 +245,13 @@ def to_markdown(
     return "\n".join(lines + table(header, rows)) + "\n"
 
 
-def write_summary(sweep_dir: Path, metric: str | None, mode: str | None) -> list[Job]:
-    """Write summary.csv and summary.md; return the jobs, best first."""
+def write_summary(
+    sweep_dir: Path, metric: str | None, mode: str | None, log_dir: str | Path | None = None
+) -> list[Job]:
+    """Write summary.csv and summary.md, and the HParams experiment summary of the sweep (and of the
+    folders above it up to `log_dir`: runtime/hparams.py); return the jobs, best first."""
+    from litlab.runtime.hparams import write_experiments
+
     problem = objective_problem(metric, mode)
     if problem:  # the jobs are done: list them anyway, in job order
         log.error("%s. The sweep summary lists the jobs in job order.", problem)
@@ -257,6 +262,7 @@ def write_summary(sweep_dir: Path, metric: str | None, mode: str | None) -> list
     write_text_atomic(sweep_dir / "summary.csv", to_csv(jobs, metric))
     write_text_atomic(sweep_dir / "summary_configs.csv", configs_csv(configs, jobs, metric))
     write_text_atomic(sweep_dir / "summary.md", to_markdown(jobs, metric, mode, sweep_dir, configs))
+    write_experiments(sweep_dir, log_dir)
     counts = ", ".join(f"{sum(j.status == s for j in jobs)} {s}" for s in STATUS_ORDER)
     log.info("Sweep summary (%d jobs: %s): %s and summary.md", len(jobs), counts, sweep_dir / "summary.csv")
     best = jobs[0] if jobs and metric in jobs[0].metrics else None
@@ -278,7 +284,8 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        write_summary(sweep_dir, config.get("optimized_metric"), config.get("optimized_metric_mode"))
+        metric, mode = config.get("optimized_metric"), config.get("optimized_metric_mode")
+        write_summary(sweep_dir, metric, mode, OmegaConf.select(config, "paths.log_dir", default=None))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -294,7 +301,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"no job folders (with .hydra/config.yaml) below {args.sweep_dir}")
     job_cfg = OmegaConf.load(configs[0])
     metric = args.metric or job_cfg.get("optimized_metric")
-    write_summary(args.sweep_dir, metric, args.mode or job_cfg.get("optimized_metric_mode"))
+    log_dir = OmegaConf.select(job_cfg, "paths.log_dir", default=None)
+    write_summary(args.sweep_dir, metric, args.mode or job_cfg.get("optimized_metric_mode"), log_dir)
 
 
 if __name__ == "__main__":
