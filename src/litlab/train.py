@@ -327,7 +327,7 @@ def main(cfg: DictConfig) -> float | None:
 
             sweep = Path(HydraConfig.get().sweep.dir)
             metric, mode = cfg.get("optimized_metric"), cfg.get("optimized_metric_mode")
-            write_summary(sweep, metric, mode, cfg.paths.log_dir)
+            write_summary(sweep, metric, mode, cfg.paths.log_dir, cfg.monitor.metric)
         sys.exit(stop.exit_code)
     except Exception as error:
         if not in_multirun():
