@@ -286,8 +286,8 @@ def write_summary(
     log_dir: str | Path | None = None,
     monitor: str | None = None,
 ) -> list[Job]:
-    """Write summary.csv and summary.md, and the HParams experiment summary of the sweep (and of the
-    folders above it up to `log_dir`: runtime/hparams.py); return the jobs, best first."""
+    """Write summary.csv and summary.md, and the sweep's HParams experiment summary (rewriting the others
+    under `log_dir` with its columns: runtime/hparams.py); return the jobs, best first."""
     from litlab.runtime.hparams import write_experiments
 
     problem = objective_problem(metric, mode)
