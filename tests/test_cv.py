@@ -17,6 +17,7 @@ from litlab.data.folds import check_can_fold
 from litlab.data.regression import RegressionDataModule
 from litlab.runs.files import read_metrics
 from litlab.runs.folds import check_cv_config, headline
+from litlab.runtime.hparams import FINAL
 from litlab.stats import summarize
 from litlab.train import train
 
@@ -139,7 +140,7 @@ def test_a_cv_run_leaves_fold_folders_aggregate_metrics_and_out_of_fold_predicti
     # The run's own TensorBoard run holds the CV means for the HParams tab, beside each fold's run.
     events = EventAccumulator(str(run))
     events.Reload()
-    assert events.Scalars("final/val/acc")[-1].value == pytest.approx(metrics["val/acc"], rel=1e-6)
+    assert events.Scalars(f"{FINAL}val/acc")[-1].value == pytest.approx(metrics["val/acc"], rel=1e-6)
 
 
 def test_a_regression_cv_run_writes_targets_and_predictions(compose_config, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
-from litlab.runtime.hparams import EXPERIMENT_FILE, run_hparams, write_experiments, write_record
+from litlab.runtime.hparams import EXPERIMENT_FILE, FINAL, run_hparams, write_experiments, write_record
 
 
 def read_experiment(folder: Path) -> api_pb2.Experiment:
@@ -46,7 +46,7 @@ def test_one_summary_per_sweep_marks_what_varied_and_keeps_every_runs_columns(tm
     lr = infos["model.optimizer.lr"].domain_interval
     assert (lr.min_value, lr.max_value) == (0.003, 0.03) and not infos["data"].differs
     tags = [m.name.tag for m in experiment.metric_infos]
-    assert tags == ["final/val/acc", "final/val/loss", "final/test/acc"]
+    assert tags == [f"{FINAL}val/acc", f"{FINAL}val/loss", f"{FINAL}test/acc"]
 
     # A later run of another experiment: its summary, and the sweep's rewritten, have every column.
     run = logs / "caf" / "runs" / "r"
@@ -59,5 +59,5 @@ def test_one_summary_per_sweep_marks_what_varied_and_keeps_every_runs_columns(tm
     infos = {h.name: h for h in read_experiment(sweep).hparam_infos}
     assert infos["seed"].differs and not infos["data.log_transform"].differs  # differs: within the sweep
     assert [h.name for h in read_experiment(run).hparam_infos][:3] == ["data.log_transform", "data", "seed"]
-    assert "final/test/f1" in [m.name.tag for m in read_experiment(sweep).metric_infos]
+    assert f"{FINAL}test/f1" in [m.name.tag for m in read_experiment(sweep).metric_infos]
     assert not list(sweep.glob("*/" + EXPERIMENT_FILE))  # the jobs have none of their own: one per sweep

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
+from litlab.runtime.hparams import FINAL
+
 JOBS = ["0_lr=0.003,seed=1", "1_lr=0.003,seed=2", "2_lr=0.03,seed=1", "3_lr=0.03,seed=2"]
 
 
@@ -76,8 +78,8 @@ def test_hparams_of_a_four_job_sweep_put_what_it_varied_first(tmp_path, data_dir
     assert infos[0]["domainInterval"] == {"minValue": 0.003, "maxValue": 0.03}
     assert not [h["name"] for h in infos if "_target_" in h["name"] or "dir" in h["name"]]
     metrics = [m["name"]["tag"] for m in experiment["metricInfos"]]
-    assert metrics[:2] == ["final/val/acc", "final/val/loss"]  # optimized_metric, then monitor.metric
-    assert all(m.startswith("final/test/") for m in metrics[2:])
+    assert metrics[:2] == [f"{FINAL}val/acc", f"{FINAL}val/loss"]  # optimized_metric, then monitor.metric
+    assert all(m.startswith(f"{FINAL}test/") for m in metrics[2:])
 
     assert sorted(g["name"] for g in groups["sessionGroups"]) == JOBS  # run names carry the overrides
     for group in groups["sessionGroups"]:
@@ -86,4 +88,4 @@ def test_hparams_of_a_four_job_sweep_put_what_it_varied_first(tmp_path, data_dir
         assert group["hparams"]["seed"] == float(seed.partition("=")[2])
         values = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
         accuracy = json.loads((sweep / group["name"] / "metrics.json").read_text())["val/acc"]
-        assert values["final/val/acc"] == pytest.approx(accuracy)
+        assert values[f"{FINAL}val/acc"] == pytest.approx(accuracy)

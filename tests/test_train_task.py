@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from litlab.runtime.hparams import EXPERIMENT_FILE
+from litlab.runtime.hparams import EXPERIMENT_FILE, FINAL
 from litlab.runtime.resolvers import REPO_ROOT
 from litlab.train import train
 
@@ -88,16 +88,14 @@ def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config
     events = EventAccumulator(str(run))
     events.Reload()
     scalars = set(events.Tags()["scalars"])
-    assert {
-        "train/loss",
-        "train/acc",
-        "val/loss",
-        "val/acc",
-        "val/auroc",
-        "test/acc",
-        "final/test/acc",
-    } <= scalars
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/auroc", f"{FINAL}test/acc"} <= scalars
+    # Curves first in Time Series: no epoch scalar, test results only once (HParams metrics, after val/),
+    # no train/* repeated there, and no learning rate without a scheduler.
+    assert not [t for t in scalars if t == "epoch" or t.startswith(("test/", f"{FINAL}train/", "train/lr"))]
+    assert sorted({t.split("/")[0] for t in scalars}) == ["train", "val", FINAL.rstrip("/")]
     assert len(events.Scalars("val/loss")) == 3  # one point per epoch
+    last = max(e.step for e in events.Scalars("train/loss"))
+    assert {e.step for tag in scalars if tag.startswith(FINAL) for e in events.Scalars(tag)} == {last + 1}
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = start.session_start_info.hparams
@@ -108,11 +106,11 @@ def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     # The optimized metric, the monitored one, then the test metrics.
     tags = [m.name.tag for m in experiment.metric_infos]
-    assert tags[:3] == ["final/val/acc", "final/val/loss", "final/test/acc"]
-    assert "final/train/loss" not in tags
+    assert tags[:3] == [f"{FINAL}val/acc", f"{FINAL}val/loss", f"{FINAL}test/acc"]
+    assert f"{FINAL}train/loss" not in tags
     assert {h.name for h in experiment.hparam_infos} == set(hparams)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert events.Scalars("final/test/acc")[-1].value == pytest.approx(metrics["test/acc"])
+    assert events.Scalars(f"{FINAL}test/acc")[-1].value == pytest.approx(metrics["test/acc"])
     # val/* in metrics.json are those of the best checkpoint: the lowest val/loss of the epochs.
     assert metrics["val/loss"] == pytest.approx(min(e.value for e in events.Scalars("val/loss")), rel=1e-5)
 
@@ -155,3 +153,10 @@ def test_cfg_job_prints_the_config_without_training(tmp_path):
     ).stdout
     assert "CAFDataModule" in out and "hidden:" in out
     assert not Path(tmp_path / "logs").exists()
+
+
+def test_a_scheduler_draws_the_learning_rate_curve_in_the_train_group(compose_config, tmp_path):
+    train(compose_config("experiment=breast_cancer", "model/scheduler=step", *QUICK))
+    events = EventAccumulator(str(tmp_path / "run"))
+    events.Reload()
+    assert len(events.Scalars("train/lr")) == 3  # once per epoch

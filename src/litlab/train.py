@@ -136,7 +136,8 @@ def train(cfg: DictConfig) -> float | None:
         if cv:  # the means (and their spread, in metrics.json) over the folds
             metrics = cv.write(cfg.get("optimized_metric"))
             if is_rank_zero():  # the run's own loggers: its CV means beside each fold's run
-                log_hparams(instantiate_each(cfg.get("logger")), cfg, run.overrides, metrics, step=0)
+                step = trainer.global_step if trainer else 0  # the last fold's last step
+                log_hparams(instantiate_each(cfg.get("logger")), cfg, run.overrides, metrics, step)
             # The last fold's epochs would misdescribe the run: it ended by training every fold.
             run.details.update(folds_done=len(folds), stopped_by="cross_validation")
             for key in ("fold", *FIT_SUMMARY[:2]):

@@ -44,7 +44,7 @@ from litlab.runtime.files import write_text_atomic
 
 RECORD = "hparams.yaml"  # the file name Lightning's TensorBoardLogger gives a run's hyperparameters
 EXPERIMENT_FILE = "events.out.tfevents.0.litlab-experiment"  # one per folder, replaced when rewritten
-FINAL = "final/"  # a final metric's tag: final/val/acc
+FINAL = "~final/"  # a final metric's tag, ~final/val/acc: after val/ in Time Series (runtime/tensorboard.py)
 # What describes an experiment besides its overrides; a node (data, model.optimizer) by its class name.
 CURATED = (
     "data",

@@ -26,7 +26,8 @@ def log_hparams(
     from litlab.runtime.hparams import FINAL, metric_order, run_hparams, session_summaries, write_record
 
     params = run_hparams(cfg, overrides)
-    final = {FINAL + name: value for name, value in metrics.items()}
+    # The best checkpoint's val/* and the test/* results; train/* would repeat the curves' last points.
+    final = {FINAL + name: value for name, value in metrics.items() if not name.startswith("train/")}
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
             # Lightning's log_hyperparams would write an experiment summary per run (runtime/hparams.py)
