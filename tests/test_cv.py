@@ -18,10 +18,13 @@ from litlab.data.regression import RegressionDataModule
 from litlab.runs.files import read_metrics
 from litlab.runs.folds import check_cv_config, headline
 from litlab.runs.stats import summarize
+from litlab.runtime.hparams import FINAL
 from litlab.train import train
 
 QUICK = ["trainer.max_epochs=3", "trainer.accelerator=cpu", "trainer.devices=1"]
 COUNTS = (40, 25, 10)  # an unbalanced three-class table: stratification shows
+
+EVENTS = "events.out.tfevents.*"  # TensorBoard writes into the run (or fold) folder itself
 
 
 class Unbalanced(ClassificationDataModule):
@@ -105,7 +108,7 @@ def test_a_cv_run_leaves_fold_folders_aggregate_metrics_and_out_of_fold_predicti
     run = tmp_path / "run"
     names = [f"fold_{r}_{k}" for r in range(2) for k in range(3)]
     for name in names:
-        assert (run / name / "checkpoints" / "last.ckpt").is_file() and (run / name / "tensorboard").is_dir()
+        assert (run / name / "checkpoints" / "last.ckpt").is_file() and list((run / name).glob(EVENTS))
     metrics = json.loads((run / "metrics.json").read_text())
     detail = metrics["cv"]["metrics"]
     assert (metrics["cv"]["folds"], metrics["cv"]["repeats"]) == (3, 2)
@@ -135,9 +138,9 @@ def test_a_cv_run_leaves_fold_folders_aggregate_metrics_and_out_of_fold_predicti
     assert sum(map(sum, counts)) == 180 and counts[0][0] + counts[1][1] == right
     assert "Failed to classify" in (run / "classification_report.md").read_text()
     # The run's own TensorBoard run holds the CV means for the HParams tab, beside each fold's run.
-    events = EventAccumulator(str(run / "tensorboard"))
+    events = EventAccumulator(str(run))
     events.Reload()
-    assert events.Scalars("final/val/acc")[-1].value == pytest.approx(metrics["val/acc"], rel=1e-6)
+    assert events.Scalars(f"{FINAL}val/acc")[-1].value == pytest.approx(metrics["val/acc"], rel=1e-6)
 
 
 def test_a_regression_cv_run_writes_targets_and_predictions(compose_config, tmp_path):

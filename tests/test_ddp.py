@@ -44,7 +44,7 @@ def test_ddp_sim_in_a_sweep_keeps_each_job_in_its_folder(tmp_path, data_dir):
     assert not (tmp_path / "diabetes" / "runs").exists()
     (sweep,) = (tmp_path / "diabetes" / "multiruns").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    assert jobs == ["0", "1"]
+    assert jobs == ["0_seed=1", "1_seed=2"]  # every rank of a job resolved the same folder name
     assert all((sweep / job / "metrics.json").exists() for job in jobs)
 
 

@@ -11,6 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from litlab.data import CIFAR10DataModule, MNISTDataModule
 from litlab.data.augment import random_crop_flip
 from litlab.data.image_datamodule import channel_statistics
+from litlab.runtime.hparams import FINAL
 from litlab.train import train
 
 
@@ -141,10 +142,10 @@ def test_multiclass_test_run_writes_the_confusion_matrix_and_report(compose_conf
     assert "| 9 |" in report and "Failed to classify" in report and "of 30" in report
     rows = (run / "confusion_matrix.csv").read_text().splitlines()
     assert len(rows) == 11 and sum(int(v) for row in rows[1:] for v in row.split(",")[1:]) == 30
-    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0, "tensors": 0})
+    events = EventAccumulator(str(run), size_guidance={"images": 0, "tensors": 0})
     events.Reload()
-    assert "test/confusion_matrix" in events.Tags()["images"]
-    assert any(tag.startswith("test/classification_report") for tag in events.Tags()["tensors"])
+    assert f"{FINAL}test/confusion_matrix" in events.Tags()["images"]
+    assert any(tag.startswith(f"{FINAL}test/classification_report") for tag in events.Tags()["tensors"])
 
 
 def test_binary_runs_report_both_classes_by_name(compose_config, tmp_path):

@@ -20,6 +20,7 @@ from litlab.data import (
     TableDataModule,
 )
 from litlab.models import MLP, Regressor
+from litlab.runtime.hparams import FINAL
 from litlab.train import train
 
 LECTURES = {
@@ -84,9 +85,9 @@ def test_figure_reaches_tensorboard_and_the_run_dir(compose_config, tmp_path, ov
     train(compose_config(*overrides, *SHORT))
     run = tmp_path / "run"
     on_disk = decoded_png((run / f"{figure}.png").read_bytes())
-    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
+    events = EventAccumulator(str(run), size_guidance={"images": 0})
     events.Reload()
-    (image,) = events.Images(f"test/{figure}")
+    (image,) = events.Images(f"{FINAL}test/{figure}")
     in_tensorboard = decoded_png(image.encoded_image_string)
     assert in_tensorboard.shape[:2] == on_disk.shape[:2] == (image.height, image.width)
     assert on_disk[..., :3].std() > 0.05  # a drawing, not a blank canvas

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -194,6 +195,10 @@ def test_seed_replicates_are_grouped_and_paired_by_seed(tmp_path):
     assert "| 0.01 | 5 | 0.778 [" in md and "| -0.022 | 0.0402 | 5 seeds: seed=1,2,3,4,5 | worse |" in md
     assert "paired t-test of single-split runs, seed by seed" in md
     assert "| job | status | lr | seed | val/acc |" in (sweep / "summary.md").read_text()  # the jobs below
+    # One best: the configuration summary.md puts first, by its mean, not its luckiest job.
+    interval = f"[{0.8 - half:.4g}, {0.8 + half:.4g}]"
+    best_line = f"Best: lr=0.1, mean val/acc=0.8 {interval} (max) over jobs 1, 3, 5, 7, 9"
+    assert best_line in (sweep / "summary.md").read_text()
 
 
 def test_cv_runs_are_paired_fold_by_fold_with_the_corrected_resampled_ttest(tmp_path):
@@ -313,3 +318,19 @@ def test_one_run_per_configuration_gives_a_clean_table(sweep):
     rows = read_configs(sweep)
     assert [r["lr"] for r in rows] == ["0.03", "0.1", "0.05", "0.3", "0.001", "0.01"]
     assert rows[0]["verdict"] == "best" and rows[-1]["n"] == "0" and rows[-1]["val/loss"] == ""
+
+
+def test_one_best_by_the_objective_and_the_monitor_named_with_why_they_differ(tmp_path, caplog):
+    sweep = tmp_path / "sweep"
+    make_job(sweep, "0_lr=0.1", ["lr=0.1"], {"val/acc": 0.82, "val/loss": 0.50})
+    make_job(sweep, "1_lr=0.01", ["lr=0.01"], {"val/acc": 0.80, "val/loss": 0.45})
+    with caplog.at_level(logging.INFO, logger="litlab.runs.summary"):
+        write_summary(sweep, "val/acc", "max", monitor="val/loss")
+    md = (sweep / "summary.md").read_text()
+    best = "Best: job 0_lr=0.1, val/acc=0.82 (max) lr=0.1, by `optimized_metric`."
+    assert best in md and best in caplog.text and md.index(best) < md.index("| job |")
+    why = "Each job's checkpoint and early stopping went by `monitor.metric` val/loss"
+    assert why in md and "The first job by val/loss: 1_lr=0.01 (val/loss=0.45)" in md
+    write_summary(sweep, "val/loss", "min", monitor="val/loss")  # one criterion: one line
+    md = (sweep / "summary.md").read_text()
+    assert "Best: job 1_lr=0.01, val/loss=0.45 (min) lr=0.01" in md and "monitor.metric" not in md

@@ -12,6 +12,7 @@ import pytest
 from helpers import compose_config, run_cli
 from omegaconf import OmegaConf
 
+from litlab.runs.layout import job_folder_name, short_value, swept_keys
 from litlab.runs.status import in_multirun, sweeper_value
 
 HAS_OPTUNA = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
@@ -50,18 +51,18 @@ def read_summary(sweep: Path) -> list[dict[str, str]]:
 def test_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, data_dir):
     train_cli(tmp_path, data_dir, "experiment=diabetes", "debug=fdr", "seed=1,2,3", *fail_once(tmp_path))
     sweep = the_sweep(tmp_path)
-    error = (sweep / "0" / "error.txt").read_text()
+    error = (sweep / "0_seed=1" / "error.txt").read_text()
     assert error.startswith("RuntimeError: forced failure") and "Traceback" in error
-    assert not (sweep / "0" / "metrics.json").exists()
-    assert all((sweep / job / "metrics.json").exists() for job in ("1", "2"))
+    assert not (sweep / "0_seed=1" / "metrics.json").exists()
+    assert all((sweep / job / "metrics.json").exists() for job in ("1_seed=2", "2_seed=3"))
 
     rows = read_summary(sweep)
-    assert [(r["job"], r["status"]) for r in rows][-1] == ("0", "failed")
+    assert [(r["job"], r["status"]) for r in rows][-1] == ("0_seed=1", "failed")
     ok = [r for r in rows if r["status"] == "ok"]
     assert [float(r["val/acc"]) for r in ok] == sorted((float(r["val/acc"]) for r in ok), reverse=True)
     assert rows[-1]["error"].startswith("RuntimeError: forced failure")
     assert {r["seed"] for r in rows} == {"1", "2", "3"}
-    assert "| 0 | failed | 1 |" in (sweep / "summary.md").read_text()
+    assert "| 0_seed=1 | failed | 1 |" in (sweep / "summary.md").read_text()
 
 
 def test_a_single_run_still_raises(tmp_path, data_dir):
@@ -78,7 +79,8 @@ def test_rerunning_a_finished_sweep_with_ckpt_path_last_leaves_its_jobs_untouche
     sweep_args = ["experiment=diabetes", "trainer.max_epochs=3", "seed=1,2"]
     train_cli(tmp_path, data_dir, *sweep_args)
     sweep = the_sweep(tmp_path, "diabetes")
-    files = {p: p.stat().st_mtime_ns for job in ("0", "1") for p in (sweep / job).rglob("*") if p.is_file()}
+    jobs = ("0_seed=1", "1_seed=2")  # the same folders again: ckpt_path=last is not part of the name
+    files = {p: p.stat().st_mtime_ns for job in jobs for p in (sweep / job).rglob("*") if p.is_file()}
     kept = {p: t for p, t in files.items() if ".hydra" not in p.parts and p.suffix != ".log"}
     train_cli(tmp_path, data_dir, *sweep_args, f"hydra.sweep.dir={sweep}", "ckpt_path=last")
     assert {p: p.stat().st_mtime_ns for p in kept} == kept  # metrics, status, checkpoints, event files
@@ -87,11 +89,11 @@ def test_rerunning_a_finished_sweep_with_ckpt_path_last_leaves_its_jobs_untouche
     result = train_cli(tmp_path, data_dir, *sweep_args, f"hydra.sweep.dir={sweep}")
     assert "already holds a finished run; it is kept" in result.stderr + result.stdout
     assert {p: p.stat().st_mtime_ns for p in kept} == kept
-    # Other values for the same job numbers: refused too, not mistaken for the finished jobs.
+    # Other values for the same job numbers: folders of their own, not mistaken for the finished jobs.
     other = ["experiment=diabetes", "trainer.max_epochs=3", "seed=3,4", f"hydra.sweep.dir={sweep}"]
-    result = train_cli(tmp_path, data_dir, *other, "ckpt_path=last")
-    assert "holds a finished run of other overrides" in result.stderr + result.stdout
+    train_cli(tmp_path, data_dir, *other, "ckpt_path=last")
     assert {p: p.stat().st_mtime_ns for p in kept} == kept
+    assert sorted(r["job"] for r in read_summary(sweep)) == ["0_seed=1", "0_seed=3", "1_seed=2", "1_seed=4"]
 
 
 def test_a_nan_metric_is_a_failed_trial_and_a_number_goes_through():
@@ -101,6 +103,36 @@ def test_a_nan_metric_is_a_failed_trial_and_a_number_goes_through():
 
 def test_outside_hydra_nothing_is_a_multirun():
     assert not in_multirun()
+
+
+# --- job folder names ----------------------------------------------------------------------------
+
+
+def test_a_job_folder_names_its_number_and_the_values_the_sweep_varied(tmp_path):
+    task = ["experiment=diabetes", "model.optimizer.lr=0.003,0.03", "seed=range(1,3)", "paths.data_dir=/d"]
+    OmegaConf.save({"hydra": {"overrides": {"task": [*task, "ckpt_path=last"]}}}, tmp_path / "multirun.yaml")
+    swept = swept_keys(tmp_path, None)
+    assert swept == {"model.optimizer.lr", "seed"}
+    job = ["experiment=diabetes", "model.optimizer.lr=0.003", "seed=1", "paths.data_dir=/d"]
+    assert job_folder_name(0, job, swept) == "0_lr=0.003,seed=1"
+    # ckpt_path (a rerun that resumes the sweep) never changes the name: the job finds its folder again.
+    assert job_folder_name(0, [*job, "ckpt_path=last"], swept) == "0_lr=0.003,seed=1"
+    # A sweeper's search space (Optuna's params) is swept too; keys sharing a last part keep their whole.
+    swept = swept_keys(tmp_path / "nowhere", {"model.optimizer.lr": "interval(0.001, 0.3)", "data.lr": "x"})
+    overrides = ["model.optimizer.lr=0.022881136684755242", "data.lr=1", "seed=1"]
+    assert job_folder_name(3, overrides, swept) == "3_data.lr=1,model.optimizer.lr=0.02288"
+    # No sweep known: every override but where and how it runs.
+    assert job_folder_name(2, [*job, "threads=1", "ckpt_path=x"], None) == (
+        "2_experiment=diabetes,lr=0.003,seed=1"
+    )
+
+
+def test_a_long_or_unsafe_value_is_shortened_safely():
+    assert short_value("[64,32,16]") == "64-32-16" and short_value("0.5") == "0.5"
+    long_path, other = "/data/tables/" + "a" * 40 + ".csv", "/data/tables/" + "b" * 40 + ".csv"
+    assert "/" not in short_value(long_path) and len(short_value(long_path)) <= 16
+    assert short_value(long_path) != short_value(other)  # told apart by a hash of the whole value
+    assert short_value(long_path) == short_value(long_path)
 
 
 # --- launchers ----------------------------------------------------------------------------------
@@ -113,10 +145,13 @@ def test_outside_hydra_nothing_is_a_multirun():
 def test_parallel_launchers_run_every_job_and_summarise_them(tmp_path, data_dir, launcher):
     train_cli(tmp_path, data_dir, *launcher, "experiment=diabetes", "debug=fdr", "seed=1,2")
     sweep = the_sweep(tmp_path)
-    for job in ("0", "1"):
+    for job in ("0_seed=1", "1_seed=2"):  # the launchers' jobs get the same names
         assert json.loads((sweep / job / "metrics.json").read_text())["val/acc"] >= 0
     rows = read_summary(sweep)
-    assert sorted((r["job"], r["status"], r["seed"]) for r in rows) == [("0", "ok", "1"), ("1", "ok", "2")]
+    assert sorted((r["job"], r["status"], r["seed"]) for r in rows) == [
+        ("0_seed=1", "ok", "1"),
+        ("1_seed=2", "ok", "2"),
+    ]
     if "submitit" in launcher[0]:
         assert list((sweep / ".submitit").glob("*/*_log.out"))  # submitit ran the jobs
 
@@ -181,6 +216,7 @@ def test_optuna_search_records_a_failing_trial_and_reports_the_best(tmp_path, da
     assert [r["status"] for r in rows] == ["ok", "ok", "failed"]
     assert float(rows[0]["val/loss"]) == pytest.approx(best.best_value)  # minimised: lowest first
     assert float(rows[0]["val/loss"]) <= float(rows[1]["val/loss"])
+    assert all(r["job"].partition("_")[2].startswith("batch_size=") for r in rows), rows  # the trial's values
     assert float(rows[0]["model.optimizer.lr"]) == pytest.approx(best.best_params["model.optimizer.lr"])
     assert rows[0]["model.net.hidden"] == best.best_params["model.net.hidden"]  # a list, through a string
     assert "Best parameters" in result.stderr + result.stdout

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from litlab.runtime.hparams import EXPERIMENT_FILE, FINAL
 from litlab.runtime.resolvers import REPO_ROOT
 from litlab.train import train
 
@@ -84,28 +85,32 @@ def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config
     assert {p.name for p in (run / "checkpoints").iterdir()} >= {"last.ckpt"}
     assert len(list((run / "checkpoints").glob("epoch_*.ckpt"))) == 1
 
-    events = EventAccumulator(str(run / "tensorboard"))
+    events = EventAccumulator(str(run))
     events.Reload()
     scalars = set(events.Tags()["scalars"])
-    assert {
-        "train/loss",
-        "train/acc",
-        "val/loss",
-        "val/acc",
-        "val/auroc",
-        "test/acc",
-        "final/test/acc",
-    } <= scalars
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/auroc", f"{FINAL}test/acc"} <= scalars
+    # Curves first in Time Series: no epoch scalar, test results only once (HParams metrics, after val/),
+    # no train/* repeated there, and no learning rate without a scheduler.
+    assert not [t for t in scalars if t == "epoch" or t.startswith(("test/", f"{FINAL}train/", "train/lr"))]
+    assert sorted({t.split("/")[0] for t in scalars}) == ["train", "val", FINAL.rstrip("/")]
     assert len(events.Scalars("val/loss")) == 3  # one point per epoch
+    last = max(e.step for e in events.Scalars("train/loss"))
+    assert {e.step for tag in scalars if tag.startswith(FINAL) for e in events.Scalars(tag)} == {last + 1}
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = start.session_start_info.hparams
-    assert hparams["model/optimizer/lr"].number_value == pytest.approx(0.01)  # experiment=breast_cancer
-    assert hparams["data/_target_"].string_value == "litlab.data.BreastCancerDataModule"
+    assert hparams["model.optimizer.lr"].number_value == pytest.approx(0.01)  # experiment=breast_cancer
+    assert hparams["data"].string_value == "BreastCancer"
+    assert hparams["model.optimizer"].string_value == "Adam"
+    assert not [name for name in hparams if "_target_" in name or "dir" in name or "plugins" in name]
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
-    assert "final/test/acc" in {m.name.tag for m in experiment.metric_infos}
+    # The optimized metric, the monitored one, then the test metrics.
+    tags = [m.name.tag for m in experiment.metric_infos]
+    assert tags[:3] == [f"{FINAL}val/acc", f"{FINAL}val/loss", f"{FINAL}test/acc"]
+    assert f"{FINAL}train/loss" not in tags
+    assert {h.name for h in experiment.hparam_infos} == set(hparams)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert events.Scalars("final/test/acc")[-1].value == pytest.approx(metrics["test/acc"])
+    assert events.Scalars(f"{FINAL}test/acc")[-1].value == pytest.approx(metrics["test/acc"])
     # val/* in metrics.json are those of the best checkpoint: the lowest val/loss of the epochs.
     assert metrics["val/loss"] == pytest.approx(min(e.value for e in events.Scalars("val/loss")), rel=1e-5)
 
@@ -113,7 +118,8 @@ def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config
 def test_fast_dev_run_leaves_no_logs_or_checkpoints(compose_config, tmp_path):
     train(compose_config("experiment=diabetes", "debug=fdr"))
     assert (tmp_path / "run" / "metrics.json").exists()
-    assert not (tmp_path / "run" / "tensorboard").exists() and not (tmp_path / "run" / "checkpoints").exists()
+    run = tmp_path / "run"
+    assert not list(run.glob("events.out.tfevents.*")) and not (run / "checkpoints").exists()
 
 
 def test_unseeded_runs_work(compose_config):
@@ -132,10 +138,12 @@ def test_two_job_multirun_gets_one_folder_with_a_run_each(tmp_path, data_dir):
     )
     (sweep,) = (tmp_path / "diabetes" / "multiruns").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
-    assert jobs == ["0", "1"]
+    assert jobs == ["0_seed=1", "1_seed=2"]  # the job number and what the sweep varied
     for job in jobs:
         assert (sweep / job / "metrics.json").exists()
-        assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))
+        assert list((sweep / job).glob("events.out.tfevents.*"))  # TensorBoard's run is the job
+        assert not (sweep / job / EXPERIMENT_FILE).exists()
+    assert (sweep / EXPERIMENT_FILE).is_file()  # HParams' experiment summary: one for the sweep
     assert [OmegaConf.load(sweep / job / "config.yaml").seed for job in jobs] == [1, 2]
 
 
@@ -145,3 +153,10 @@ def test_cfg_job_prints_the_config_without_training(tmp_path):
     ).stdout
     assert "CAFDataModule" in out and "hidden:" in out
     assert not Path(tmp_path / "logs").exists()
+
+
+def test_a_scheduler_draws_the_learning_rate_curve_in_the_train_group(compose_config, tmp_path):
+    train(compose_config("experiment=breast_cancer", "model/scheduler=step", *QUICK))
+    events = EventAccumulator(str(tmp_path / "run"))
+    events.Reload()
+    assert len(events.Scalars("train/lr")) == 3  # once per epoch

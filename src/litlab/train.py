@@ -131,12 +131,13 @@ def train(cfg: DictConfig) -> float | None:
                     cv.add(fold, metrics, test_targets, outputs, model.task, cfg.from_data.class_names)
                     record.finish()
                 if trainer.is_global_zero:
-                    log_hparams(trainer.loggers, cfg, metrics, trainer.global_step)
+                    log_hparams(trainer.loggers, cfg, run.overrides, metrics, trainer.global_step)
 
         if cv:  # the means (and their spread, in metrics.json) over the folds
             metrics = cv.write(cfg.get("optimized_metric"))
             if is_rank_zero():  # the run's own loggers: its CV means beside each fold's run
-                log_hparams(instantiate_each(cfg.get("logger")), cfg, metrics, step=0)
+                step = trainer.global_step if trainer else 0  # the last fold's last step
+                log_hparams(instantiate_each(cfg.get("logger")), cfg, run.overrides, metrics, step)
             # The last fold's epochs would misdescribe the run: it ended by training every fold.
             run.details.update(folds_done=len(folds), stopped_by="cross_validation")
             for key in ("fold", *FIT_SUMMARY[:2]):
@@ -146,6 +147,10 @@ def train(cfg: DictConfig) -> float | None:
             if not cv:
                 write_metrics(run_dir, metrics)
             write_config(run_dir, cfg)
+            if not in_multirun():  # HParams' experiment summary (a sweep's: when it ends, runs/summary.py)
+                from litlab.runtime.hparams import write_experiments
+
+                write_experiments(run_dir, cfg.paths.log_dir)
             run.finish()
             log.info("Run dir: %s", run_dir)
     return value
@@ -322,7 +327,8 @@ def main(cfg: DictConfig) -> float | None:
             from litlab.runs.summary import write_summary
 
             sweep = Path(HydraConfig.get().sweep.dir)
-            write_summary(sweep, cfg.get("optimized_metric"), cfg.get("optimized_metric_mode"))
+            metric, mode = cfg.get("optimized_metric"), cfg.get("optimized_metric_mode")
+            write_summary(sweep, metric, mode, cfg.paths.log_dir, cfg.monitor.metric)
         sys.exit(stop.exit_code)
     except Exception as error:
         if not in_multirun():

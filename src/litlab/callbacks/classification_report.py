@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from litlab.runtime.files import atomic_open, write_text_atomic
+from litlab.runtime.hparams import FINAL
 
 
 def per_class_report(confusion: torch.Tensor, names: Sequence[str]) -> list[dict[str, float | str]]:
@@ -118,8 +119,9 @@ class ClassificationReport(Callback):
         self.markdown = markdown
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_figure("test/confusion_matrix", figure, trainer.global_step)
-                logger.experiment.add_text("test/classification_report", markdown, trainer.global_step)
+                step = trainer.global_step
+                logger.experiment.add_figure(f"{FINAL}test/confusion_matrix", figure, step)
+                logger.experiment.add_text(f"{FINAL}test/classification_report", markdown, step)
 
 
 def write_report(run_dir: Path, confusion: torch.Tensor, names: Sequence[str]) -> tuple[str, Any]:

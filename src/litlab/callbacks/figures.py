@@ -16,6 +16,7 @@ from torch import nn
 from litlab.callbacks.plots import PlotData, Predict, curve_figure, probability_figure, regions_figure
 from litlab.callbacks.publish import publish_figure
 from litlab.runtime.files import write_text_atomic
+from litlab.runtime.hparams import FINAL
 
 log = logging.getLogger(__name__)
 
@@ -153,4 +154,4 @@ class DataFigure(Callback):
         write_text_atomic(run_dir / "predictions.md", "# Predictions for the query points\n\n" + markdown)
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_text("test/predictions", markdown, trainer.global_step)
+                logger.experiment.add_text(f"{FINAL}test/predictions", markdown, trainer.global_step)

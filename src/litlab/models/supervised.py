@@ -162,7 +162,13 @@ class SupervisedModule(L.LightningModule):
         scheduler = self.scheduler_factory(optimizer=optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"},
+            # name: the learning-rate curve's tag (callbacks.LearningRateMonitor), in the train/ group
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "monitor": self.monitor,
+                "interval": "epoch",
+                "name": "train/lr",
+            },
         }
 
     @classmethod

@@ -1,6 +1,6 @@
 """What a cross-validation run leaves in its folder, beside status.json and config.yaml:
 
-    fold_<repeat>_<k>/        each fold's own run folder: checkpoints/, tensorboard/, metrics.json, report
+    fold_<repeat>_<k>/        each fold's own run folder: checkpoints/, event files, metrics.json, report
     metrics.json              the CV means under the metrics' own names (what sweeps read), and under
                               "cv" every metric's mean, std, 95% CI (Student t over folds), n and
                               each fold's value

@@ -1,12 +1,14 @@
 """A run folder's names, and how a run gets its folder: a new one of its own, or the one it resumes.
 
-    <runs dir>/<YYYY-MM-DD_HH-MM-SS-mmm>/   a single run (a sweep: <sweep dir>/<job number>/)
+    <runs dir>/<YYYY-MM-DD_HH-MM-SS-mmm>/   a single run (a sweep: <sweep dir>/<job number>_<swept values>/,
+                                            e.g. 0_lr=0.003,seed=1: `job_folder_name`)
         status.json       how the run ended (runs/status.py), written first and last
         metrics.json      final metrics of a finished run
         config.yaml       the resolved config, sizes from the data included
         error.txt         the traceback of a failed run
         checkpoints/      epoch_NNN.ckpt (best by the monitor) and last.ckpt (every epoch)
-        tensorboard/      event files
+        events.out.tfevents.*   TensorBoard's: the folder is the run TensorBoard shows
+        hparams.yaml      its hyperparameters and metrics for the HParams tab (runtime/hparams.py)
         fold_<r>_<k>/     a cross-validation run's folds, each laid out as a run; the run folder then
                           also holds oof_predictions.csv (runs/folds.py)
 
@@ -16,6 +18,9 @@ log file goes there; the task then finds it as `paths.output_dir`.
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -104,3 +109,63 @@ def run_folder(ckpt_path: str | None, runs_dir: str) -> str:
         if run is not None:
             return str(run)
     return str(claim_new_folder(runs_dir))
+
+
+# Overrides that say where or how a job runs, not what it is: never in its folder's name (a resumed job,
+# ckpt_path=last, must find the folder it started in).
+NOT_NAMED = ("ckpt_path", "threads", "paths")
+MULTIRUN_FILE = "multirun.yaml"  # Hydra's basic sweeper writes the sweep's config there before any job
+SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+LONGEST_VALUE = 16
+
+
+def swept_keys(sweep_dir: str | Path, params: Mapping[str, object] | None) -> set[str] | None:
+    """The keys a sweep varies: its command line's sweep overrides (`lr=0.1,0.01`, `range(...)`, from
+    multirun.yaml) and a sweeper's `params` (Optuna's search space); None when neither is known."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    keys = set(params or {})
+    multirun = Path(sweep_dir) / MULTIRUN_FILE
+    if not multirun.is_file():
+        return keys or None
+    master = OmegaConf.load(multirun)
+    task = OmegaConf.select(master, "hydra.overrides.task", default=None) or []
+    for override in OverridesParser.create().parse_overrides(list(task)):
+        if override.is_sweep_override():
+            keys.add(override.get_key_element().lstrip("+~"))
+    keys.update(OmegaConf.select(master, "hydra.sweeper.params", default=None) or {})
+    return keys
+
+
+def short_value(value: str) -> str:
+    """A value as a folder name may hold it: unsafe characters gone (`[64,32]` -> `64-32`), a long float
+    to 4 significant digits, any other long value cut and told apart by a hash of the whole."""
+    text = SAFE.sub("-", value.replace(",", "-").strip("[]()'\" ")).strip("-") or "-"
+    if len(text) <= LONGEST_VALUE:
+        return text
+    try:
+        return f"{float(value):.4g}"
+    except ValueError:
+        return f"{text[:8]}~{hashlib.sha1(value.encode()).hexdigest()[:6]}"
+
+
+def job_folder_name(num: int, overrides: Iterable[str], swept: set[str] | None) -> str:
+    """A sweep job's folder: its number, then its values of the swept keys (`0_lr=0.003,seed=1`), each
+    key by its last part unless two swept keys share it. The same overrides give the same name (a sweep
+    rerun into its folder with ckpt_path=last continues its jobs); the number keeps names apart where
+    shortened values coincide. Without a known sweep (a sweeper that says nothing), every override is
+    named but those of NOT_NAMED."""
+    pairs = []
+    for override in overrides:
+        key, _, value = str(override).partition("=")
+        key = key.lstrip("+~")
+        named = swept is None or key in swept
+        if named and key.split(".")[0] not in NOT_NAMED and not key.startswith("hydra"):
+            pairs.append((key, value))
+    lasts = [re.split(r"[./]", key)[-1] for key, _ in pairs]
+    named = [
+        f"{last if lasts.count(last) == 1 else SAFE.sub('-', key)}={short_value(value)}"
+        for last, (key, value) in zip(lasts, pairs, strict=True)
+    ]
+    return "_".join([str(num), ",".join(sorted(named))]) if named else str(num)

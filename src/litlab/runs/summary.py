@@ -30,7 +30,7 @@ from litlab.runs.files import read_config, read_fold_metrics, read_metrics
 from litlab.runs.layout import ERROR_FILE, METRICS_FILE
 from litlab.runs.status import read_status
 from litlab.runtime.files import write_text_atomic
-from litlab.runtime.objective import MODES, objective_problem
+from litlab.runtime.objective import MODES, metric_mode, objective_problem
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,7 @@ def to_markdown(
     mode: str | None,
     sweep_dir: Path,
     configs: list[Config] | None = None,
+    best: list[str] | None = None,
 ) -> str:
     """The configurations (when there is a metric), then every job: the overrides that differ between
     jobs and the held-out metrics (train/* stay in the CSV)."""
@@ -231,6 +232,7 @@ def to_markdown(
     counts = ", ".join(f"{sum(j.status == s for j in jobs)} {s}" for s in STATUS_ORDER)
     order = f"best first by `{metric}` ({mode})" if metric else "in job order"
     lines = [f"# Sweep summary: `{sweep_dir}`", "", f"{len(jobs)} jobs ({counts}), {order}.", ""]
+    lines += [text for line in best or [] for text in (line, "")]
     if common:
         lines += [f"Every job: {' '.join(common)}", ""]
     if metric and mode and configs:
@@ -245,8 +247,49 @@ def to_markdown(
     return "\n".join(lines + table(header, rows)) + "\n"
 
 
-def write_summary(sweep_dir: Path, metric: str | None, mode: str | None) -> list[Job]:
-    """Write summary.csv and summary.md; return the jobs, best first."""
+def best_lines(
+    jobs: list[Job], configs: list[Config], metric: str | None, mode: str | None, monitor: str | None
+) -> list[str]:
+    """The best by the objective, as summary.md puts it first (the best configuration's mean when seeds
+    were replicated, else the best job); when checkpoints and early stopping went by another metric,
+    the job that one ranks first too, and why the two may differ."""
+    if not (metric and mode and jobs and metric in jobs[0].metrics):
+        return []
+    swept = varying(jobs, columns(jobs, metric)[0])
+    top = next((c for c in configs if c.runs), None)
+    if top is not None and any(len(c.runs) > 1 for c in configs):
+        what = " ".join(f"{k}={top.overrides.get(k, '')}" for k in swept if not is_replicate(k))
+        runs = ", ".join(sorted((j.name for j in top.runs), key=natural_key))
+        line = f"Best: {what}, mean {metric}={interval(top.summary)} ({mode}) over jobs {runs}"
+    else:
+        params = " ".join(f"{k}={jobs[0].overrides.get(k, '')}" for k in swept)
+        line = f"Best: job {jobs[0].name}, {metric}={jobs[0].metrics[metric]:.4g} ({mode}) {params}".rstrip()
+    lines = [line + ", by `optimized_metric`."]
+    if monitor and monitor != metric:
+        first = rank(jobs, monitor, metric_mode(monitor))[0]
+        by_monitor = (
+            f"{first.name} ({monitor}={first.metrics[monitor]:.4g})" if monitor in first.metrics else "none"
+        )
+        lines.append(
+            f"Each job's checkpoint and early stopping went by `monitor.metric` {monitor}, which picks the "
+            f"epoch within a run; the sweep ranks the runs by `optimized_metric` {metric}, another metric, "
+            f"so the two may disagree. The first job by {monitor}: {by_monitor}. For one criterion, "
+            "give optimized_metric=${monitor.metric}."
+        )
+    return lines
+
+
+def write_summary(
+    sweep_dir: Path,
+    metric: str | None,
+    mode: str | None,
+    log_dir: str | Path | None = None,
+    monitor: str | None = None,
+) -> list[Job]:
+    """Write summary.csv and summary.md, and the sweep's HParams experiment summary (rewriting the others
+    under `log_dir` with its columns: runtime/hparams.py); return the jobs, best first."""
+    from litlab.runtime.hparams import write_experiments
+
     problem = objective_problem(metric, mode)
     if problem:  # the jobs are done: list them anyway, in job order
         log.error("%s. The sweep summary lists the jobs in job order.", problem)
@@ -256,13 +299,13 @@ def write_summary(sweep_dir: Path, metric: str | None, mode: str | None) -> list
     compare(configs, metric, mode)
     write_text_atomic(sweep_dir / "summary.csv", to_csv(jobs, metric))
     write_text_atomic(sweep_dir / "summary_configs.csv", configs_csv(configs, jobs, metric))
-    write_text_atomic(sweep_dir / "summary.md", to_markdown(jobs, metric, mode, sweep_dir, configs))
+    best = best_lines(jobs, configs, metric, mode, monitor)
+    write_text_atomic(sweep_dir / "summary.md", to_markdown(jobs, metric, mode, sweep_dir, configs, best))
+    write_experiments(sweep_dir, log_dir)
     counts = ", ".join(f"{sum(j.status == s for j in jobs)} {s}" for s in STATUS_ORDER)
     log.info("Sweep summary (%d jobs: %s): %s and summary.md", len(jobs), counts, sweep_dir / "summary.csv")
-    best = jobs[0] if jobs and metric in jobs[0].metrics else None
-    if best:
-        params = " ".join(f"{k}={best.overrides.get(k, '')}" for k in varying(jobs, columns(jobs, metric)[0]))
-        log.info("Best: job %s, %s=%.4g, %s", best.name, metric, best.metrics[metric], params)
+    for line in best:
+        log.info(line)
     return jobs
 
 
@@ -278,7 +321,11 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        write_summary(sweep_dir, config.get("optimized_metric"), config.get("optimized_metric_mode"))
+        metric, mode = config.get("optimized_metric"), config.get("optimized_metric_mode")
+        log_dir, monitor = (
+            OmegaConf.select(config, k, default=None) for k in ("paths.log_dir", "monitor.metric")
+        )
+        write_summary(sweep_dir, metric, mode, log_dir, monitor)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -294,7 +341,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"no job folders (with .hydra/config.yaml) below {args.sweep_dir}")
     job_cfg = OmegaConf.load(configs[0])
     metric = args.metric or job_cfg.get("optimized_metric")
-    write_summary(args.sweep_dir, metric, args.mode or job_cfg.get("optimized_metric_mode"))
+    log_dir, monitor = (
+        OmegaConf.select(job_cfg, k, default=None) for k in ("paths.log_dir", "monitor.metric")
+    )
+    write_summary(args.sweep_dir, metric, args.mode or job_cfg.get("optimized_metric_mode"), log_dir, monitor)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
-# Config sections that describe the experiment, logged as hyperparameters (HParams tab).
-HPARAM_SECTIONS = ("task_name", "seed", "data", "model", "trainer")
+from omegaconf import DictConfig
 
 
 def lightning_logs_through_hydra() -> None:
@@ -18,17 +16,26 @@ def lightning_logs_through_hydra() -> None:
         logging.getLogger("lightning").handlers.clear()
 
 
-def log_hparams(loggers: list[Any], cfg: DictConfig, metrics: dict[str, float], step: int) -> None:
-    """Log the resolved config with the final metrics, so TensorBoard's HParams tab compares runs."""
+def log_hparams(
+    loggers: list[Any], cfg: DictConfig, overrides: list[str], metrics: dict[str, float], step: int
+) -> None:
+    """Log the run's hyperparameters (runtime/hparams.py: its overrides, then a curated set) with its
+    final metrics at its last step, so TensorBoard's HParams tab compares runs."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    params = {key: resolved[key] for key in HPARAM_SECTIONS if key in resolved}
-    final = {f"final/{name}": value for name, value in metrics.items()}
+    from litlab.runtime.hparams import FINAL, metric_order, run_hparams, session_summaries, write_record
+
+    params = run_hparams(cfg, overrides)
+    # The best checkpoint's val/* and the test/* results; train/* would repeat the curves' last points.
+    final = {FINAL + name: value for name, value in metrics.items() if not name.startswith("train/")}
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(params, metrics=final)
+            # Lightning's log_hyperparams would write an experiment summary per run (runtime/hparams.py)
+            writer = logger.experiment._get_file_writer()
+            for summary in session_summaries(params):
+                writer.add_summary(summary)
+            write_record(Path(logger.log_dir), params, metric_order(cfg, metrics))
         else:
             logger.log_hyperparams(params)
-            logger.log_metrics(final, step=step)
+        logger.log_metrics(final, step=step)
         logger.finalize("success")
