@@ -44,6 +44,7 @@ def test_a_resumed_cv_run_keeps_finished_folds_and_ends_as_an_uninterrupted_one(
     train(compose_config(*CV))
     whole = files_of(run)
     kept = (run / "fold_0_0" / "checkpoints" / "last.ckpt").stat().st_mtime_ns
+    fit_over = (run / "fold_0_1" / "checkpoints" / "last.ckpt").stat().st_mtime_ns
     # Killed in fold_0_1 after its last epoch's checkpoint, before its test; fold_0_2 never began.
     as_if_killed(run)
     (run / "fold_0_1" / "metrics.json").unlink()
@@ -55,7 +56,9 @@ def test_a_resumed_cv_run_keeps_finished_folds_and_ends_as_an_uninterrupted_one(
     train(compose_config(*CV, "ckpt_path=last"))
     assert files_of(run) == whole
     assert (run / "fold_0_0" / "checkpoints" / "last.ckpt").stat().st_mtime_ns == kept  # not retrained
-    assert load_checkpoint(run / "fold_0_1" / "checkpoints" / "last.ckpt")["epoch"] == 3  # not trained on
+    # fold_0_1's fit had ended with no record of it: trained again from its seed, not one epoch on.
+    again = run / "fold_0_1" / "checkpoints" / "last.ckpt"
+    assert again.stat().st_mtime_ns != fit_over and load_checkpoint(again)["epoch"] == 3
     status = read_status(run)
     assert (status["status"], status["folds_done"], status["cv"]) == ("ok", 3, {"folds": 3, "repeats": 1})
 
@@ -69,8 +72,11 @@ def test_a_fold_stopped_while_testing_only_tests(compose_config, tmp_path):
     record = {k: v for k, v in read_status(fold).items() if k not in ("status", "time")}
     write_status(fold, "running", **{**record, "fit_done": True})
     (fold / "metrics.json").unlink()
+    checkpoints = {p.name: p.stat().st_mtime_ns for p in (fold / "checkpoints").iterdir()}
     train(compose_config(*EARLY, "ckpt_path=last"))
     assert files_of(run) == whole and read_status(fold)["status"] == "ok"
+    # Only tested: a refit or a resumed fit would have rewritten its checkpoints.
+    assert {p.name: p.stat().st_mtime_ns for p in (fold / "checkpoints").iterdir()} == checkpoints
 
 
 def test_resuming_with_other_cv_settings_or_a_finished_cv_run_is_refused(compose_config, tmp_path):

@@ -90,7 +90,6 @@ def train(cfg: DictConfig) -> float | None:
         folds = datamodule.folds(cfg.cv.folds, cfg.cv.repeats) if cv else [None]
         if cv:
             run.details.update(cv=cv_settings(cfg), folds_total=len(folds))
-        trainer = None
         for n, fold in enumerate(folds):
             fold_cfg, fold_plan, record, fit_before, fold_dir = cfg, plan, run, earlier or {}, None
             if fold is not None:  # this fold's rows (preprocessing refitted), own folder, status and seed

@@ -131,13 +131,9 @@ def tested_checkpoints(run_dir: Path) -> dict[str, Path]:
             "<its overrides> ckpt_path=last"
         )
     tested = {}
-    for fold in sorted(folds, key=lambda f: [int(part) for part in f.name.split("_")[1:]]):
+    for fold in folds:
         best = (read_status(fold) or {}).get("best_checkpoint")
-        if best:
-            path = checkpoint_dir(fold) / Path(best).name
-        else:  # a fold from before each fold had a status: its one best epoch, or its final weights
-            epochs = sorted(checkpoint_dir(fold).glob("epoch_*.ckpt"))
-            path = epochs[0] if len(epochs) == 1 else last_checkpoint(fold)
+        path = checkpoint_dir(fold) / Path(best).name if best else last_checkpoint(fold)
         if not path.is_file():
             raise FileNotFoundError(f"{fold.name}: its tested checkpoint {path} is missing")
         tested[fold.name] = path

@@ -65,8 +65,10 @@ def claim_new_folder(parent: str | Path, now: datetime | None = None) -> Path:
 
 
 def fold_dirs(run_dir: str | Path) -> list[Path]:
-    """A cross-validation run's fold folders (none for a single run)."""
-    return sorted(p for p in Path(run_dir).glob(FOLD_GLOB) if p.is_dir())
+    """A cross-validation run's fold folders in fold order, fold_0_2 before fold_0_10 (none for a
+    single run)."""
+    folds = [p for p in Path(run_dir).glob(FOLD_GLOB) if p.is_dir()]
+    return sorted(folds, key=lambda p: [int(n) if n.isdigit() else -1 for n in p.name.split("_")[1:]])
 
 
 def run_of_checkpoint(path: Path) -> Path | None:
