@@ -71,7 +71,6 @@ def evaluate_folds(cfg: DictConfig, cv_run: Path, run_dir: Path) -> dict[str, fl
     """Every fold's tested checkpoint on that fold's test rows (the data read once, each fold's
     preprocessing fitted on its training part as in training); this folder gets what the CV run's has:
     each fold's metrics, the means with their spread, out-of-fold predictions and the pooled report."""
-    import torch
 
     from litlab.checkpoints.io import load_checkpoint
     from litlab.checkpoints.rebuild import build_model, rebuild
@@ -93,9 +92,7 @@ def evaluate_folds(cfg: DictConfig, cv_run: Path, run_dir: Path) -> dict[str, fl
             k: float(v)
             for k, v in sorted(trainer.test(model, datamodule=datamodule, verbose=False)[0].items())
         }
-        outputs = torch.cat(trainer.predict(model, datamodule=datamodule))
-        test_targets = datamodule.splits["test"][1]
-        results.add(folds[name], metrics, test_targets, outputs, model.task, config.from_data.class_names)
+        results.add_tested(folds[name], metrics, trainer, model, datamodule, config.from_data.class_names)
         shown = (f"{k} {v:.4f} ({trained.get(k, {}).get(name, float('nan')):.4f})"
                  for k, v in metrics.items())  # fmt: skip
         lines.append(f"  {name}: " + ", ".join(shown))

@@ -76,7 +76,6 @@ def train(cfg: DictConfig) -> float | None:
         if plan.finished:  # a finished sweep job rerun with ckpt_path=last: leave it as it is
             return optimized_metric(cfg, read_metrics(run_dir))
         import lightning as L  # deferred: printing or checking a config never imports torch
-        import torch
 
         lightning_logs_through_hydra()
         check_config(cfg)
@@ -125,9 +124,7 @@ def train(cfg: DictConfig) -> float | None:
                         trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, record
                     )
                 if cv:  # the best checkpoint's outputs on the fold's test rows: out-of-fold predictions
-                    outputs = torch.cat(trainer.predict(model, datamodule=datamodule))
-                    test_targets = datamodule.splits["test"][1]
-                    cv.add(fold, metrics, test_targets, outputs, model.task, cfg.from_data.class_names)
+                    cv.add_tested(fold, metrics, trainer, model, datamodule, cfg.from_data.class_names)
                     record.finish()
                 if trainer.is_global_zero:
                     log_hparams(trainer.loggers, cfg, run.overrides, metrics, trainer.global_step)

@@ -184,6 +184,15 @@ class CrossValidationResults:
         write_text_atomic(fold_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
         self.keep(fold, metrics, rows, class_names if task != "regression" else [])
 
+    def add_tested(
+        self, fold: Any, metrics: dict[str, float], trainer: Any, model: Any, datamodule: Any, class_names
+    ) -> None:
+        """One fold, tested: `add` with the model's outputs on the fold's test rows (predict_step)."""
+        import torch
+
+        outputs = torch.cat(trainer.predict(model, datamodule=datamodule))
+        self.add(fold, metrics, datamodule.splits["test"][1], outputs, model.task, list(class_names))
+
     def restore(self, fold: Any, class_names: list[str]) -> None:
         """A fold finished by an earlier, interrupted process of this run: its files, read back."""
         fold_dir = self.fold_dir(fold.name)

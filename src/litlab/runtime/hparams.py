@@ -137,17 +137,24 @@ def write_record(folder: Path, hparams: Mapping[str, Scalar], metrics: list[str]
     write_text_atomic(folder / RECORD, yaml.safe_dump(record, sort_keys=False))
 
 
-def read_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Every run record below `folder` (Lightning's own, empty hparams.yaml left out), in path order."""
+def scan(folder: Path) -> tuple[list[tuple[Path, dict[str, Any]]], list[Path]]:
+    """In one walk of `folder`: every run record below it (Lightning's own, empty hparams.yaml left
+    out), in path order, and every folder that holds an experiment summary."""
+    record_files, summaries = [], []
+    for root, _, files in os.walk(folder):
+        if RECORD in files:
+            record_files.append(Path(root) / RECORD)
+        if EXPERIMENT_FILE in files:
+            summaries.append(Path(root))
     records = []
-    for path in sorted(Path(folder).glob(f"**/{RECORD}")):
+    for path in sorted(record_files):
         try:
             record = yaml.safe_load(path.read_text()) or {}
         except (OSError, yaml.YAMLError):
             continue  # being replaced, or not ours
         if isinstance(record, dict) and isinstance(record.get("hparams"), dict):
             records.append((path.parent, record))
-    return records
+    return records, summaries
 
 
 def hparam_info(name: str, values: list[Scalar]) -> api_pb2.HParamInfo:
@@ -193,13 +200,13 @@ def experiment(records: list[dict[str, Any]], every: list[dict[str, Any]]) -> ap
 def write_experiments(folder: str | Path, log_dir: str | Path | None) -> None:
     """The experiment summary of the runs below `folder` (a sweep, or a single run), and again every
     experiment summary already under `log_dir` (when `folder` is inside it), each with the columns of
-    every run there: TensorBoard shows whichever it finds first. Records are read once."""
+    every run there: TensorBoard shows whichever it finds first. `log_dir` is walked once."""
     folder = Path(folder).absolute()
     top = Path(log_dir).absolute() if log_dir else folder
     top = top if folder.is_relative_to(top) else folder
-    records = read_records(top)
+    records, summaries = scan(top)
     every = [record for _, record in records]
-    for level in sorted({folder, *(p.parent for p in top.glob(f"**/{EXPERIMENT_FILE}"))}):
+    for level in sorted({folder, *summaries}):
         own = [record for path, record in records if path.is_relative_to(level)]
         if own:
             data = plugin_data_pb2.HParamsPluginData(experiment=experiment(own, every))
