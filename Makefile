@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install litlab with pinned versions
 
-train: $(STAMP) ## train the default experiment (breast cancer, offline)
+train: $(STAMP) ## train logistic regression on breast cancer (offline); ARGS="experiment=diabetes ..." for others
 	$(BIN)/python train.py $(ARGS)
 
 test: $(STAMP) ## run the test suite (slow tests too when LITLAB_RUN_SLOW=1)

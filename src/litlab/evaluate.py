@@ -16,8 +16,11 @@ from omegaconf import DictConfig
 
 import litlab  # noqa: F401  (registers the config resolvers)
 from litlab.runs.files import read_fold_metrics, write_metrics
+from litlab.runs.layout import written
 from litlab.runs.lifecycle import run_lifecycle
-from litlab.runtime.logging import lightning_logs_through_hydra
+from litlab.runtime.cli import explains_completion
+from litlab.runtime.console import set_up_console
+from litlab.runtime.errors import errors_in_one_line
 from litlab.runtime.resolvers import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -27,7 +30,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Recompute the test metrics of `cfg.ckpt_path` on the split it was trained with (a CV run's
     folder: on each fold's test rows); write them and the classification report into this run's folder
     and print them."""
-    lightning_logs_through_hydra()
+    set_up_console(cfg.get("verbose", False))
     run_dir = Path(cfg.paths.output_dir)
     with run_lifecycle(run_dir) as run:
         run.begin()
@@ -36,7 +39,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         else:
             metrics = evaluate_checkpoint(cfg, run_dir)
         run.finish()
-    log.info("Run dir: %s (metrics.json, classification_report.md, confusion_matrix.png)", run_dir)
+    log.info("Run dir: %s (%s)", run_dir, written(run_dir))
     return metrics
 
 
@@ -100,7 +103,9 @@ def evaluate_folds(cfg: DictConfig, cv_run: Path, run_dir: Path) -> dict[str, fl
     return results.write(None)
 
 
+@explains_completion
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="eval")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: `litlab-eval ckpt_path=...` or `python eval.py ckpt_path=...`."""
-    evaluate(cfg)
+    with errors_in_one_line():
+        evaluate(cfg)

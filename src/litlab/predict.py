@@ -20,6 +20,9 @@ from omegaconf import DictConfig
 
 import litlab  # noqa: F401  (registers the config resolvers)
 from litlab.runs.lifecycle import run_lifecycle
+from litlab.runtime.cli import explains_completion
+from litlab.runtime.console import set_up_console
+from litlab.runtime.errors import errors_in_one_line
 from litlab.runtime.files import write_text_atomic
 from litlab.runtime.resolvers import REPO_ROOT
 
@@ -38,6 +41,7 @@ def predict(cfg: DictConfig) -> Path:
     from litlab.checkpoints.rebuild import rebuild
     from litlab.data.readers.input_files import read_inputs
 
+    set_up_console(cfg.get("verbose", False))
     with run_lifecycle(Path(cfg.paths.output_dir)) as run:
         run.begin()
         raw = read_inputs(cfg.input, header=cfg.get("header"))
@@ -125,7 +129,9 @@ def class_rows(
     return ["class", *(f"p_{name}" for name in names)], rows
 
 
+@explains_completion
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="predict")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: `litlab-predict ckpt_path=... input=... output=...` or `python predict.py ...`."""
-    predict(cfg)
+    with errors_in_one_line():
+        predict(cfg)

@@ -32,7 +32,7 @@ from litlab.runs.folds import (
     fold_config,
     fold_seed,
 )
-from litlab.runs.layout import ERROR_FILE
+from litlab.runs.layout import ERROR_FILE, written
 from litlab.runs.lifecycle import FIT_SUMMARY, RunRecord, run_lifecycle
 from litlab.runs.resume import (
     ResumePlan,
@@ -50,8 +50,11 @@ from litlab.runs.status import (
     stop_at_batch_boundary,
     sweeper_value,
 )
+from litlab.runtime.cli import explains_completion
+from litlab.runtime.console import set_up_console
 from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
-from litlab.runtime.logging import lightning_logs_through_hydra, log_hparams
+from litlab.runtime.errors import errors_in_one_line
+from litlab.runtime.logging import log_hparams
 from litlab.runtime.objective import check_objective
 from litlab.runtime.ranks import is_rank_zero, launched_by_ddp
 from litlab.runtime.resolvers import REPO_ROOT
@@ -77,7 +80,7 @@ def train(cfg: DictConfig) -> float | None:
             return optimized_metric(cfg, read_metrics(run_dir))
         import lightning as L  # deferred: printing or checking a config never imports torch
 
-        lightning_logs_through_hydra()
+        set_up_console(cfg.get("verbose", False))
         check_config(cfg)
         draw_seed_if_unseeded(cfg)
         L.seed_everything(cfg.seed, workers=True)
@@ -106,7 +109,7 @@ def train(cfg: DictConfig) -> float | None:
             if fold_dir is not None and checkpoint_path is None and not fold_plan.test_only:
                 shutil.rmtree(fold_dir, ignore_errors=True)  # a fold begun afresh begins in an empty folder
             model = instantiate(cfg.model)
-            trainer = build_trainer(fold_cfg, config)
+            trainer = build_trainer(fold_cfg, config, model_summary=shows_model_summary(cfg, n))
             run.trainer = record.trainer = trainer
             if fold is not None:
                 check_one_process(trainer, cfg)
@@ -116,16 +119,20 @@ def train(cfg: DictConfig) -> float | None:
 
             with ddp_ranks_for_this_job(trainer.world_size):
                 if fold_plan.test_only:  # stopped after its fit ended: what is left is the test
-                    record.details.update({k: fit_before[k] for k in FIT_SUMMARY if k in fit_before})
-                    metrics = validate_and_test(trainer, model, datamodule, fold_plan.checkpoint)
+                    kept = (*FIT_SUMMARY, "fit")
+                    record.details.update({k: fit_before[k] for k in kept if k in fit_before})
+                    metrics = validate_and_test(trainer, model, datamodule, fold_plan.checkpoint, not cv)
                     metrics.update(fit_before.get("train_metrics", {}))
                 else:
                     metrics = fit_and_test(
-                        trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, record
+                        trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, record, not cv
                     )
                 if cv:  # the best checkpoint's outputs on the fold's test rows: out-of-fold predictions
-                    cv.add_tested(fold, metrics, trainer, model, datamodule, cfg.from_data.class_names)
+                    cv.add_tested(fold, metrics, trainer, model, datamodule, cfg.from_data.class_names,
+                                  record.details.get("fit"))  # fmt: skip
                     record.finish()
+                    tested = (f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test/"))
+                    log.info("%s (%d of %d): %s", fold.name, n + 1, len(folds), ", ".join(tested))
                 if trainer.is_global_zero:
                     log_hparams(trainer.loggers, cfg, run.overrides, metrics, trainer.global_step)
 
@@ -136,19 +143,19 @@ def train(cfg: DictConfig) -> float | None:
                 log_hparams(instantiate_each(cfg.get("logger")), cfg, run.overrides, metrics, step)
             # The last fold's epochs would misdescribe the run: it ended by training every fold.
             run.details.update(folds_done=len(folds), stopped_by="cross_validation")
-            for key in ("fold", *FIT_SUMMARY[:2]):
+            for key in ("fold", "fit", *FIT_SUMMARY[:2]):
                 run.details.pop(key, None)
         value = optimized_metric(cfg, metrics)  # a wrong name fails the run before it says ok
         if is_rank_zero():  # under DDP only rank 0 writes the run's files
             if not cv:
-                write_metrics(run_dir, metrics)
+                write_metrics(run_dir, metrics, run.details.get("fit"))
             write_config(run_dir, cfg)
             if not in_multirun():  # HParams' experiment summary (a sweep's: when it ends, runs/summary.py)
                 from litlab.runtime.hparams import write_experiments
 
                 write_experiments(run_dir, cfg.paths.log_dir)
             run.finish()
-            log.info("Run dir: %s", run_dir)
+            log.info("Run dir: %s (%s)", run_dir, written(run_dir))
     return value
 
 
@@ -213,12 +220,23 @@ def check_resumable(
     if fold_dir is not None and not plan.test_only and fit_is_over(checkpoint, cfg.trainer.get("max_epochs")):
         log.info("%s: its fit had ended but its test had not begun; training the fold again", fold_dir.name)
         return None
-    if not plan.test_only:
+    if plan.test_only:
+        log.info("Its fit had ended: testing %s", checkpoint_path)
+    else:
         check_not_finished(checkpoint, cfg.trainer.get("max_epochs"))
+        log.info("Resuming from %s: epoch %d done", checkpoint_path, checkpoint.get("epoch", -1))
     return checkpoint_path
 
 
-def build_trainer(cfg: DictConfig, config: dict[str, Any]):
+def shows_model_summary(cfg: DictConfig, fold_number: int) -> bool:
+    """One model summary per run (its first fold) and per sweep (its first job): those of parallel jobs
+    would interleave, and the folds' repeat the first's (`verbose=true`: every one)."""
+    if cfg.get("verbose", False):
+        return True
+    return fold_number == 0 and (not in_multirun() or HydraConfig.get().job.num == 0)
+
+
+def build_trainer(cfg: DictConfig, config: dict[str, Any], model_summary: bool = True):
     """The Trainer with the configured callbacks and loggers, refused when it would train nothing."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -228,8 +246,9 @@ def build_trainer(cfg: DictConfig, config: dict[str, Any]):
     callbacks = [*instantiate_each(cfg.get("callbacks")), RunState(config)]
     # Without a checkpoint callback of ours Lightning would add its own, into the logger's folder.
     checkpointing = any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
+    quiet = {} if model_summary else {"enable_model_summary": False}
     trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_checkpointing=checkpointing
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_checkpointing=checkpointing, **quiet
     )
     check_trains_something(trainer)
     return trainer
@@ -265,24 +284,34 @@ def fit_and_test(
     checkpoint_path: str | None,
     monitor: str,
     run: RunRecord,
+    verbose: bool = True,
 ) -> dict[str, float]:
     """Fit, then validate and test the best checkpoint: the final train/, val/ and test/ metrics. `run`
     (the run's record, or a CV fold's) records that the fit ended, so one stopped while testing resumes
     by testing."""
     from litlab.checkpoints.callbacks import best_checkpoint
+    from litlab.runs.fit_report import fit_section, stop_line
+    from litlab.runs.layout import best_epoch
 
     with stop_at_batch_boundary(trainer):  # SIGINT / SIGTERM: every rank stops at the same step
         trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint_path)
-    train_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
     best = best_checkpoint(trainer, monitor)
-    run.fit_done(best, train_metrics)
-    return {**train_metrics, **validate_and_test(trainer, model, datamodule, best)}
+    log.info(stop_line(trainer, monitor, best))
+    # The tested epoch's train metrics, beside its val/ and test/ (read before the test loads the best).
+    train_metrics = model.train_metrics_at(best_epoch(best) if best else None)
+    run.fit_done(best, train_metrics, fit_section(trainer, best, model.train_metrics_at(None)))
+    return {**train_metrics, **validate_and_test(trainer, model, datamodule, best, verbose)}
 
 
 def validate_and_test(
-    trainer: L.Trainer, model: L.LightningModule, datamodule: L.LightningDataModule, checkpoint: str | None
+    trainer: L.Trainer,
+    model: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    checkpoint: str | None,
+    verbose: bool = True,
 ) -> dict[str, float]:
-    """val/ and test/ metrics of `checkpoint` (None: the model's current weights)."""
+    """val/ and test/ metrics of `checkpoint` (None: the model's current weights); `verbose`: print
+    Lightning's table of the test metrics (a CV fold prints one line instead)."""
     # Validation of the best checkpoint goes to metrics.json only: the loggers already hold
     # the per-epoch curve, and a second point at the last step would misdraw it.
     fit_loggers, trainer.loggers = trainer.loggers, []
@@ -290,7 +319,7 @@ def validate_and_test(
         (trainer.validate(model, datamodule=datamodule, ckpt_path=checkpoint, verbose=False) or [{}])[0]
     )
     trainer.loggers = fit_loggers  # under fast_dev_run, Lightning's DummyLogger
-    metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint)[0])
+    metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint, verbose=verbose)[0])
     return {name: float(value) for name, value in sorted(metrics.items())}
 
 
@@ -307,34 +336,37 @@ def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None
 
 
 # An absolute path: Hydra reads a relative one as a Python package when litlab is imported.
+@explains_completion
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point: `litlab-train experiment=diabetes` or `python train.py ...`.
 
-    A single run raises. In a multirun one failing job (a diverging learning rate, a combination
-    that does not fit in memory) must not end the sweep: its folder says failed (error.txt holds the
-    traceback), and the sweeper gets None; the sweep summary lists it as failed. SIGINT or SIGTERM
-    ends the run, or the whole sweep, with exit code 130 or 143.
+    A single run's user error (a bad value, a missing file) ends in one line naming the fix
+    (runtime/errors.py); other errors raise. In a multirun one failing job (a diverging learning
+    rate, a combination that does not fit in memory) must not end the sweep: its folder says failed
+    (error.txt holds the traceback), and the sweeper gets None; the sweep summary lists it as
+    failed. SIGINT or SIGTERM ends the run, or the whole sweep, with exit code 130 or 143.
     """
-    try:
-        value = train(cfg)
-    except RunInterrupted as stop:
-        if in_multirun():  # Hydra's end-of-sweep callback will not run: say now what the jobs hold
-            from litlab.runs.summary import write_summary
+    with errors_in_one_line():  # a single run's user error: one line (a sweep's job: below)
+        try:
+            value = train(cfg)
+        except RunInterrupted as stop:
+            if in_multirun():  # Hydra's end-of-sweep callback will not run: say now what the jobs hold
+                from litlab.runs.summary import write_summary
 
-            sweep = Path(HydraConfig.get().sweep.dir)
-            metric, mode = cfg.get("optimized_metric"), cfg.get("optimized_metric_mode")
-            write_summary(sweep, metric, mode, cfg.paths.log_dir, cfg.monitor.metric)
-        sys.exit(stop.exit_code)
-    except Exception as error:
-        if not in_multirun():
-            raise
-        if isinstance(error, RunFolderInUse):
-            log.error("Job not run: %s", error)
+                sweep = Path(HydraConfig.get().sweep.dir)
+                metric, mode = cfg.get("optimized_metric"), cfg.get("optimized_metric_mode")
+                write_summary(sweep, metric, mode, cfg.paths.log_dir, cfg.monitor.metric)
+            sys.exit(stop.exit_code)
+        except Exception as error:
+            if not in_multirun():
+                raise
+            if isinstance(error, RunFolderInUse):
+                log.error("Job not run: %s", error)
+                return None
+            job_dir = Path(HydraConfig.get().runtime.output_dir)  # the job config may be what failed
+            if read_status(job_dir) is None:  # failed before its run began (a config error)
+                record_failure(job_dir, error)
+            log.error("Job failed; the sweep goes on. Traceback in %s", job_dir / ERROR_FILE, exc_info=error)
             return None
-        job_dir = Path(HydraConfig.get().runtime.output_dir)  # the job config may be what failed
-        if read_status(job_dir) is None:  # failed before its run began (a config error)
-            record_failure(job_dir, error)
-        log.error("Job failed; the sweep goes on. Traceback in %s", job_dir / ERROR_FILE, exc_info=error)
-        return None
     return sweeper_value(value) if in_multirun() else value

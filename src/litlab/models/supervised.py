@@ -13,6 +13,7 @@ from torchmetrics import MeanMetric, MetricCollection
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+TRAIN_HISTORY_KEY = "litlab_train_history"  # where a checkpoint keeps the train/ metrics of every epoch
 
 
 class SupervisedModule(L.LightningModule):
@@ -21,6 +22,8 @@ class SupervisedModule(L.LightningModule):
     A subclass declares its `task`: "binary", "multiclass" or "regression"; callbacks and predict.py read
     it instead of guessing from shapes. The loss and the metrics are logged once per epoch under `train/`,
     `val/` and `test/`; `train_metrics` may be a cheaper set than `metrics` (the one of val/ and test/).
+    `train_history` keeps every epoch's train/ values (saved in checkpoints), so that the task reports
+    those of the best epoch beside the best checkpoint's val/ and test/ metrics.
     """
 
     task: str
@@ -51,6 +54,7 @@ class SupervisedModule(L.LightningModule):
         # steps and at epoch end; `updated` says whether this epoch fed them anything yet.
         self.pending: dict[str, list[tuple[torch.Tensor, ...]]] = {"train": [], "val": [], "test": []}
         self.updated = {"train": False, "val": False, "test": False}
+        self.train_history: dict[int, dict[str, float]] = {}  # epoch -> its train/ metrics
 
     def check_optimizer(self) -> None:
         """Build the optimizer once now, so a bad setting fails before any training starts."""
@@ -130,8 +134,11 @@ class SupervisedModule(L.LightningModule):
             warnings.filterwarnings("ignore", message=".*was called before the ``update`` method")
             # compute() gathers every rank's states under DDP, so all ranks log the same values; sync_dist
             # only tells Lightning so (a mean of equal numbers).
-            self.log(f"{stage}/loss", loss.compute(), prog_bar=True, sync_dist=distributed)
-            self.log_dict(metrics.compute(), sync_dist=distributed)
+            values = {f"{stage}/loss": loss.compute(), **metrics.compute()}
+            self.log(f"{stage}/loss", values[f"{stage}/loss"], prog_bar=True, sync_dist=distributed)
+            self.log_dict({k: v for k, v in values.items() if k != f"{stage}/loss"}, sync_dist=distributed)
+        if stage == "train" and not self.trainer.sanity_checking:
+            self.train_history[self.current_epoch] = {k: float(v) for k, v in values.items()}
         metrics.reset()
         loss.reset()
 
@@ -148,6 +155,19 @@ class SupervisedModule(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self.log_epoch("train")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[TRAIN_HISTORY_KEY] = self.train_history
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        history = checkpoint.get(TRAIN_HISTORY_KEY, {})
+        self.train_history = {int(epoch): dict(values) for epoch, values in history.items()}
+
+    def train_metrics_at(self, epoch: int | None) -> dict[str, float]:
+        """The train/ metrics of `epoch` (None: the last epoch trained); {} when it is not known."""
+        if epoch is None:
+            epoch = max(self.train_history, default=None)
+        return dict(self.train_history.get(epoch, {}))
 
     def on_validation_epoch_end(self) -> None:
         self.log_epoch("val")

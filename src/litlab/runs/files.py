@@ -12,9 +12,15 @@ from litlab.runs.layout import CONFIG_FILE, METRICS_FILE
 from litlab.runtime.files import write_text_atomic
 
 
-def write_metrics(run_dir: Path, metrics: dict[str, float]) -> None:
-    """`metrics.json`: the final metrics, sorted by name."""
-    write_text_atomic(run_dir / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+def write_metrics(run_dir: Path, metrics: dict[str, float], fit: dict[str, Any] | None = None) -> None:
+    """`metrics.json`: the final metrics, sorted by name, and under "fit" which epoch they come from
+    (runs/fit_report.py)."""
+    write_text_atomic(run_dir / METRICS_FILE, metrics_text(metrics, fit))
+
+
+def metrics_text(metrics: dict[str, float], fit: dict[str, Any] | None = None) -> str:
+    """metrics.json's text: the metrics by name, then the fit section when there is one."""
+    return json.dumps({**dict(sorted(metrics.items())), **({"fit": fit} if fit else {})}, indent=2) + "\n"
 
 
 def read_metrics(run_dir: Path) -> dict[str, float]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from litlab.runs.files import metrics_text, read_metrics
 from litlab.runs.layout import METRICS_FILE, checkpoint_dir, fold_dirs, last_checkpoint
 from litlab.runs.stats import summarize
 from litlab.runs.status import read_status
@@ -162,6 +163,7 @@ class CrossValidationResults:
         outputs: Any,
         task: str,
         class_names: list[str],
+        fit: dict[str, Any] | None = None,
     ) -> None:
         """One finished fold: its metrics, and the model's outputs on its test rows (probabilities for a
         classifier, predictions for a regressor), in the order of `fold.test`. The fold's folder gets
@@ -181,22 +183,29 @@ class CrossValidationResults:
             rows.append(record)
         fold_dir = self.fold_dir(fold.name)
         write_text_atomic(fold_dir / OOF_FILE, rows_to_csv(rows))
-        write_text_atomic(fold_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+        write_text_atomic(fold_dir / METRICS_FILE, metrics_text(metrics, fit))
         self.keep(fold, metrics, rows, class_names if task != "regression" else [])
 
     def add_tested(
-        self, fold: Any, metrics: dict[str, float], trainer: Any, model: Any, datamodule: Any, class_names
+        self,
+        fold: Any,
+        metrics: dict[str, float],
+        trainer: Any,
+        model: Any,
+        datamodule: Any,
+        class_names: Any,
+        fit: dict[str, Any] | None = None,
     ) -> None:
         """One fold, tested: `add` with the model's outputs on the fold's test rows (predict_step)."""
         import torch
 
         outputs = torch.cat(trainer.predict(model, datamodule=datamodule))
-        self.add(fold, metrics, datamodule.splits["test"][1], outputs, model.task, list(class_names))
+        self.add(fold, metrics, datamodule.splits["test"][1], outputs, model.task, list(class_names), fit)
 
     def restore(self, fold: Any, class_names: list[str]) -> None:
         """A fold finished by an earlier, interrupted process of this run: its files, read back."""
         fold_dir = self.fold_dir(fold.name)
-        metrics = json.loads((fold_dir / METRICS_FILE).read_text())
+        metrics = read_metrics(fold_dir)
         with (fold_dir / OOF_FILE).open(newline="") as file:
             rows = [parse_row(row, classification=bool(class_names)) for row in csv.DictReader(file)]
         self.keep(fold, metrics, rows, class_names)

@@ -44,6 +44,16 @@ def last_checkpoint(run_dir: str | Path) -> Path:
     return checkpoint_dir(run_dir) / f"{LAST_NAME}.ckpt"
 
 
+def best_epoch(checkpoint: str | Path | None) -> int | None:
+    """The epoch (counted from 0, as Lightning counts) of a best checkpoint, read from its name
+    (BEST_NAME); None for another file or none."""
+    if checkpoint is None:
+        return None
+    pattern = BEST_NAME.replace("{epoch:03d}", r"(\d+)") + r"(-v\d+)?\.ckpt"  # -vN: Lightning's versions
+    match = re.fullmatch(pattern, Path(checkpoint).name)
+    return int(match.group(1)) if match else None
+
+
 def claim_new_folder(parent: str | Path, now: datetime | None = None) -> Path:
     """Create and return a folder under `parent` that no other run has: the time to the millisecond,
     created exclusively; when another run took that name first, the next free `<name>_2`, `<name>_3`...
@@ -171,3 +181,16 @@ def job_folder_name(num: int, overrides: Iterable[str], swept: set[str] | None) 
         for last, (key, value) in zip(lasts, pairs, strict=True)
     ]
     return "_".join([str(num), ",".join(sorted(named))]) if named else str(num)
+
+
+def written(run_dir: Path) -> str:
+    """What a run folder holds, for the console's `Run dir:` line: its files and folders by name (event
+    files as one `TensorBoard events`, Hydra's .hydra/ and the log left out), e.g. `checkpoints/,
+    config.yaml, metrics.json, status.json, TensorBoard events`."""
+    names, events = [], False
+    for entry in sorted(Path(run_dir).iterdir()):
+        if entry.name.startswith("events.out.tfevents."):
+            events = True
+        elif not entry.name.startswith(".") and entry.suffix != ".log":
+            names.append(entry.name + ("/" if entry.is_dir() else ""))
+    return ", ".join(names + (["TensorBoard events"] if events else []))

@@ -89,10 +89,11 @@ class RunRecord:
         """Training epochs finished so far (the current epoch, if cut short, does not count)."""
         return int(self.trainer.current_epoch) if self.trainer is not None else 0
 
-    def fit_done(self, best: str | None, train_metrics: dict[str, float]) -> None:
-        """Training ended; what is left is testing. A run stopped from here on resumes by testing only."""
+    def fit_done(self, best: str | None, train_metrics: dict[str, float], fit: dict[str, Any]) -> None:
+        """Training ended; what is left is testing. A run stopped from here on resumes by testing only.
+        `train_metrics`: the tested epoch's; `fit`: metrics.json's fit section (runs/fit_report.py)."""
         self.write(
-            "running", fit_done=True, best_checkpoint=best, train_metrics=train_metrics,
+            "running", fit_done=True, best_checkpoint=best, train_metrics=train_metrics, fit=fit,
             **self.fit_summary(),
         )  # fmt: skip
 

@@ -336,6 +336,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=MODES, help="default: optimized_metric_mode of the sweep's jobs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if (args.sweep_dir / ".hydra").is_dir():  # a run's or a sweep job's own folder
+        parser.error(
+            f"{args.sweep_dir} is a run folder (it has .hydra/), not a sweep's: give the sweep folder that "
+            "holds its jobs, e.g. logs/<task_name>/multiruns/<time>"
+        )
     configs = sorted(args.sweep_dir.glob("**/.hydra/config.yaml"))
     if not configs:
         parser.error(f"no job folders (with .hydra/config.yaml) below {args.sweep_dir}")

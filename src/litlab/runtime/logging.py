@@ -1,19 +1,11 @@
-"""Logging: one copy of each console record, and a run's hyperparameters for TensorBoard's HParams tab."""
+"""A run's hyperparameters for TensorBoard's HParams tab (what the console shows: runtime/console.py)."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
-
-
-def lightning_logs_through_hydra() -> None:
-    """Call after importing lightning inside a Hydra task: its records then go to Hydra's console and file
-    handlers only (the `lightning` package adds a console handler of its own on import)."""
-    if logging.getLogger().hasHandlers():
-        logging.getLogger("lightning").handlers.clear()
 
 
 def log_hparams(
