@@ -137,6 +137,9 @@ def test_a_cv_run_leaves_fold_folders_aggregate_metrics_and_out_of_fold_predicti
     right = sum(row["target"] == row["prediction"] for row in rows)
     assert sum(map(sum, counts)) == 180 and counts[0][0] + counts[1][1] == right
     assert "Failed to classify" in (run / "classification_report.md").read_text()
+    # Each report is titled with the run, and a fold's or the pooled one says which.
+    assert (run / "classification_report.md").read_text().startswith("**moons (out-of-fold, 3 folds x 2)**")
+    assert (run / "fold_1_2" / "classification_report.md").read_text().startswith("**moons (fold_1_2)**")
     # The run's own TensorBoard run holds the CV means for the HParams tab, beside each fold's run.
     events = EventAccumulator(str(run))
     events.Reload()

@@ -61,10 +61,10 @@ def test_predict_with_a_cv_run_averages_its_fold_models(cv_run, tmp_path):
         prediction_rows(predict(task_config("predict", tmp_path, *common, f"fold={fold}")))
         for fold in ("fold_0_0", 1, "fold_0_2")
     ]
-    p = np.array([[float(row["p_1"]) for row in rows] for rows in folds])
+    p = np.array([[float(row["p_no diabetes"]) for row in rows] for rows in folds])
     assert len({tuple(row) for row in p}) == 3  # three different models
-    assert [float(row["p_1"]) for row in ensemble] == pytest.approx(p.mean(0).tolist(), abs=2e-6)
-    assert [row["class"] for row in ensemble] == [str(int(v > 0.5)) for v in p.mean(0)]
+    assert [float(row["p_no diabetes"]) for row in ensemble] == pytest.approx(p.mean(0).tolist(), abs=2e-6)
+    assert [row["class"] for row in ensemble] == ["no diabetes" if v > 0.5 else "diabetes" for v in p.mean(0)]
 
 
 def test_eval_and_predict_refuse_what_is_not_a_finished_cv_run(cv_run, tmp_path):

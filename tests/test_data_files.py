@@ -103,7 +103,7 @@ def test_sizes_and_names_come_from_the_data(tmp_path):
     diabetes = DiabetesDataModule(data_dir=str(tmp_path))
     diabetes.setup()
     assert diabetes.describe() == {
-        "input_shape": [8], "num_features": 8, "num_classes": 2, "class_names": ["0", "1"],
+        "input_shape": [8], "num_features": 8, "num_classes": 2, "class_names": ["diabetes", "no diabetes"],
         "feature_names": [], "num_targets": None,
     }  # fmt: skip
     cancer = BreastCancerDataModule()
@@ -132,11 +132,13 @@ def test_labels_must_be_0_to_k_minus_1(labels, seen):
 def test_undeclared_classes_are_counted_from_the_labels(tmp_path):
     write_diabetes(tmp_path)
     dm = DiabetesDataModule(data_dir=str(tmp_path))
+    dm.class_names = ()  # a data set that names no classes
     x, y = dm.load()
     dm.load = lambda: (x, np.arange(len(y)) % 3)
     dm.setup()
     assert dm.describe()["num_classes"] == 3 and dm.describe()["class_names"] == ["0", "1", "2"]
     dm = DiabetesDataModule(data_dir=str(tmp_path))
+    dm.class_names = ()
     dm.load = lambda: (x, np.where(y == 1, 2, 0))
     with pytest.raises(ValueError, match=r"0..2, every class present, but the labels seen are \[0, 2\]"):
         dm.setup()

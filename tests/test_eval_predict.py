@@ -145,7 +145,7 @@ def test_entry_points_run_from_the_command_line(compose_config, tmp_path):
     )
     out = tmp_path / "pred.csv"
     run_cli("predict.py", *common, f"input={rows}", f"output={out}")
-    assert out.read_text().splitlines()[0] == "row,class,p_0,p_1"
+    assert out.read_text().splitlines()[0] == "row,class,p_diabetes,p_no diabetes"
 
 
 def test_predict_with_a_regressor_writes_its_values(compose_config, tmp_path):

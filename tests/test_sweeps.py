@@ -12,7 +12,7 @@ import pytest
 from helpers import compose_config, run_cli
 from omegaconf import OmegaConf
 
-from litlab.runs.layout import job_folder_name, short_value, swept_keys
+from litlab.runs.layout import job_folder_name, run_title, short_value, swept_keys
 from litlab.runs.status import in_multirun, sweeper_value
 
 HAS_OPTUNA = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
@@ -125,6 +125,16 @@ def test_a_job_folder_names_its_number_and_the_values_the_sweep_varied(tmp_path)
     assert job_folder_name(2, [*job, "threads=1", "ckpt_path=x"], None) == (
         "2_experiment=diabetes,lr=0.003,seed=1"
     )
+
+
+def test_a_run_title_names_the_experiment_and_what_the_run_or_its_sweep_varied():
+    job = ["experiment=diabetes", "model.optimizer.lr=0.003", "seed=1", "paths.data_dir=/d", "ckpt_path=last"]
+    assert run_title("diabetes", job, {"model.optimizer.lr", "seed"}) == "diabetes: lr=0.003, seed=1"
+    # A single run: every override but where and how it runs; its own experiment goes without saying.
+    assert run_title("diabetes", [*job, "model.net.hidden=[64,32]"], None) == (
+        "diabetes: hidden=[64,32], lr=0.003, seed=1"
+    )
+    assert run_title("caf", ["experiment=caf"], None) == run_title("caf", [], None) == "caf"
 
 
 def test_a_long_or_unsafe_value_is_shortened_safely():

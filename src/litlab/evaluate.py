@@ -43,6 +43,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def run_title_of(config: DictConfig) -> str:
+    """The training run's title (config.yaml's; a checkpoint from before titles: its task_name)."""
+    return config.get("title") or config.get("task_name") or ""
+
+
 def eval_trainer(cfg: DictConfig, config: DictConfig, root: Path, callbacks: list[Any] = ()):
     """A Trainer that only tests: the training run's numeric precision (bf16-mixed on a GPU) unless
     eval.yaml's trainer sets one; no logger, no checkpoints."""
@@ -60,7 +65,7 @@ def evaluate_checkpoint(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     from litlab.checkpoints.rebuild import rebuild
 
     config, datamodule, model, _ = rebuild(cfg.ckpt_path, cfg.get("data_dir"))
-    report = ClassificationReport()
+    report = ClassificationReport(title=run_title_of(config))
     # The weights and fitted preprocessing are already in place: no ckpt_path for Lightning to restore.
     results = eval_trainer(cfg, config, run_dir, [report]).test(model, datamodule=datamodule, verbose=False)
     metrics = {name: float(value) for name, value in sorted(results[0].items())}
@@ -84,7 +89,7 @@ def evaluate_folds(cfg: DictConfig, cv_run: Path, run_dir: Path) -> dict[str, fl
     datamodule.prepare_data()
     datamodule.setup("fit")
     folds = {fold.name: fold for fold in datamodule.folds(config.cv.folds, config.cv.repeats)}
-    results = CrossValidationResults(run_dir, config.cv.folds, config.cv.repeats)
+    results = CrossValidationResults(run_dir, config.cv.folds, config.cv.repeats, run_title_of(config))
     trained = read_fold_metrics(cv_run)
     lines = [f"Test metrics of the {len(tested)} folds of {cv_run} (the training run's in brackets):"]
     for name, path in tested.items():

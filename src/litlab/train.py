@@ -33,7 +33,7 @@ from litlab.runs.folds import (
     fold_seed,
 )
 from litlab.runs.layout import ERROR_FILE, written
-from litlab.runs.lifecycle import FIT_SUMMARY, RunRecord, run_lifecycle
+from litlab.runs.lifecycle import FIT_SUMMARY, RunRecord, job_title, run_lifecycle
 from litlab.runs.resume import (
     ResumePlan,
     RunFolderInUse,
@@ -86,9 +86,14 @@ def train(cfg: DictConfig) -> float | None:
         L.seed_everything(cfg.seed, workers=True)
 
         datamodule = setup_data(cfg)
+        cfg.title = job_title(cfg.task_name, run.overrides)  # its figures' and reports' (config.yaml has it)
         config = OmegaConf.to_container(cfg, resolve=True)
         # Without cv one "fold": the data module's own split, in the run folder itself.
-        cv = CrossValidationResults(run_dir, cfg.cv.folds, cfg.cv.repeats) if cv_enabled(cfg) else None
+        cv = (
+            CrossValidationResults(run_dir, cfg.cv.folds, cfg.cv.repeats, cfg.title)
+            if cv_enabled(cfg)
+            else None
+        )
         folds = datamodule.folds(cfg.cv.folds, cfg.cv.repeats) if cv else [None]
         if cv:
             run.details.update(cv=cv_settings(cfg), folds_total=len(folds))

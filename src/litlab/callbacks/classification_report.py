@@ -11,7 +11,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from litlab.runtime.files import atomic_open, write_text_atomic
+from litlab.callbacks.publish import save_png, titled
+from litlab.runtime.files import write_text_atomic
 from litlab.runtime.hparams import FINAL
 
 
@@ -31,9 +32,11 @@ def per_class_report(confusion: torch.Tensor, names: Sequence[str]) -> list[dict
     ]
 
 
-def report_markdown(rows: list[dict], confusion: torch.Tensor) -> str:
-    """The table as Markdown, with the lectures' "failed to classify N of M" line under it."""
-    lines = ["| class | precision | recall | f1 | support |", "|---|---|---|---|---|"]
+def report_markdown(rows: list[dict], confusion: torch.Tensor, title: str = "") -> str:
+    """The table as Markdown under the run's title, with the lectures' "failed to classify N of M" line
+    under it."""
+    lines = [f"**{title}**", ""] if title else []
+    lines += ["| class | precision | recall | f1 | support |", "|---|---|---|---|---|"]
     lines += [
         f"| {r['class']} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} | {r['support']} |"
         for r in rows
@@ -43,15 +46,17 @@ def report_markdown(rows: list[dict], confusion: torch.Tensor) -> str:
     return "\n".join(lines) + "\n"
 
 
-def confusion_figure(confusion: torch.Tensor, names: Sequence[str]):
-    """A matplotlib figure of the confusion matrix with counts in the cells."""
+def confusion_figure(confusion: torch.Tensor, names: Sequence[str], title: str = ""):
+    """A matplotlib figure of the confusion matrix, the classes by name on both axes and counts in the
+    cells, titled with the run."""
     from matplotlib.figure import Figure  # deferred: matplotlib costs half a second to import
 
     size = max(4.0, 0.55 * len(names) + 2)
     figure = Figure(figsize=(size, size), dpi=100)
     ax = figure.add_subplot()
     ax.imshow(confusion.numpy(), cmap="Blues")
-    ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted", ylabel="true")
+    ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted class", ylabel="true class")
+    ax.set_title("confusion matrix", fontsize="medium")
     ax.set_xticklabels(names, rotation=45, ha="right")
     ax.set_yticklabels(names)
     threshold = confusion.max().item() / 2
@@ -62,7 +67,7 @@ def confusion_figure(confusion: torch.Tensor, names: Sequence[str]):
     ):
         ax.text(j, i, str(count), ha="center", va="center", color="white" if count > threshold else "black")
     figure.tight_layout()
-    return figure
+    return titled(figure, title)
 
 
 def class_names(trainer: L.Trainer, num_classes: int) -> list[str]:
@@ -84,10 +89,11 @@ class ClassificationReport(Callback):
     the confusion matrix figure and the per-class table to the run dir (`confusion_matrix.png`,
     `confusion_matrix.csv`, `classification_report.md`) and to TensorBoard. It counts the classes that the
     model's `predicted_classes` gives for the (n, num_classes) probabilities its `test_step` returns; the
-    classes are named by the data module's `describe()`. The table's Markdown stays in `markdown` for a
-    task to print."""
+    classes are named by the data module's `describe()`; `title` (the run's: conf/train.yaml) heads the
+    figure and the table. The table's Markdown stays in `markdown` for a task to print."""
 
-    def __init__(self) -> None:
+    def __init__(self, title: str = "") -> None:
+        self.title = title
         self.confusion: torch.Tensor | None = None
         self.markdown = ""
 
@@ -115,7 +121,7 @@ class ClassificationReport(Callback):
         if not trainer.is_global_zero:
             return
         names = class_names(trainer, len(confusion))
-        markdown, figure = write_report(Path(trainer.default_root_dir), confusion, names)
+        markdown, figure = write_report(Path(trainer.default_root_dir), confusion, names, self.title)
         self.markdown = markdown
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
@@ -124,13 +130,15 @@ class ClassificationReport(Callback):
                 logger.experiment.add_text(f"{FINAL}test/classification_report", markdown, step)
 
 
-def write_report(run_dir: Path, confusion: torch.Tensor, names: Sequence[str]) -> tuple[str, Any]:
+def write_report(
+    run_dir: Path, confusion: torch.Tensor, names: Sequence[str], title: str = ""
+) -> tuple[str, Any]:
     """`confusion_matrix.png`, `confusion_matrix.csv` and `classification_report.md` in `run_dir`, each
-    written atomically, from a (true x predicted) confusion matrix; returns the Markdown and the figure."""
-    markdown = report_markdown(per_class_report(confusion, names), confusion)
-    figure = confusion_figure(confusion, names)
-    with atomic_open(run_dir / "confusion_matrix.png", "wb") as f:
-        figure.savefig(f, format="png")
+    written atomically, from a (true x predicted) confusion matrix, titled `title`; returns the Markdown
+    and the figure."""
+    markdown = report_markdown(per_class_report(confusion, names), confusion, title)
+    figure = confusion_figure(confusion, names, title)
+    save_png(figure, run_dir / "confusion_matrix.png")
     csv = ",".join(["true\\predicted", *names]) + "\n"
     csv += "".join(
         ",".join([name, *map(str, row)]) + "\n" for name, row in zip(names, confusion.tolist(), strict=True)

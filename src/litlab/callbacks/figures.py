@@ -90,14 +90,19 @@ class DataFigure(Callback):
 
     `query_points` (e.g. [[4.0]]) are inputs whose predictions are logged, written to `predictions.md`
     and marked on the figure: the lectures' "4 hours?" and "1 and 7 hours?". `feature_names` label the axes
-    (default: the data's own feature names, when it has them).
+    (default: the data's own feature names, when it has them). `title` (the run's: conf/train.yaml) heads
+    the figure and `predictions.md`.
     """
 
     def __init__(
-        self, query_points: Sequence[Sequence[float]] | None = None, feature_names: Sequence[str] = ()
+        self,
+        query_points: Sequence[Sequence[float]] | None = None,
+        feature_names: Sequence[str] = (),
+        title: str = "",
     ) -> None:
         self.query_points = [[float(v) for v in point] for point in query_points or []]
         self.feature_names = list(feature_names)
+        self.title = title
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         datamodule = trainer.datamodule
@@ -129,7 +134,7 @@ class DataFigure(Callback):
         data = PlotData(
             predict, train, test, shared, queries, net_description(pl_module), axes, classes, task
         )
-        publish_figure(trainer, run_dir, name, draw(data))
+        publish_figure(trainer, run_dir, name, draw(data), self.title)
 
     def check(self, num_features: int) -> None:
         """Query points and feature names agree with the data's number of input features."""
@@ -145,13 +150,15 @@ class DataFigure(Callback):
                 f"{num_features} input features, one name each"
             )
 
-    @staticmethod
-    def report(trainer: L.Trainer, run_dir: Path, lines: list[str]) -> None:
+    def report(self, trainer: L.Trainer, run_dir: Path, lines: list[str]) -> None:
         """Log the query answers; write them to predictions.md and TensorBoard's Text tab."""
         for line in lines:
             log.info("Prediction for %s", line)
         markdown = "".join(f"- {line}\n" for line in lines)
-        write_text_atomic(run_dir / "predictions.md", "# Predictions for the query points\n\n" + markdown)
+        which = f" ({self.title})" if self.title else ""
+        write_text_atomic(
+            run_dir / "predictions.md", f"# Predictions for the query points{which}\n\n{markdown}"
+        )
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
                 logger.experiment.add_text(f"{FINAL}test/predictions", markdown, trainer.global_step)

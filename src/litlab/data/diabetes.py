@@ -12,11 +12,14 @@ from litlab.data.readers.download import download
 
 
 class DiabetesDataModule(ClassificationDataModule):
-    """`<data_dir>/diabetes/diabetes.csv.gz`: no header, 8 scaled features then the 0/1 label."""
+    """`<data_dir>/diabetes/diabetes.csv.gz`: no header, 8 scaled features then the 0/1 label; label 0
+    is named "diabetes" and 1 "no diabetes", an inference from the class sizes, not the source's word."""
 
-    # No class names: this copy codes the larger class 1, most likely "no diabetes", the opposite of
-    # the UCI Outcome column (see the data set's PROVENANCE.md); reports say 0 and 1. No feature names
-    # either: the file has no header.
+    # The source never says what its labels mean. Its 263 zeros and 496 ones are the original Pima
+    # data's 268 positive and 500 negative rows less the 9 rows this copy lacks (5 and 4), and no other
+    # reading fits, so 0 is most likely "diabetes" and 1 "no diabetes": the opposite of UCI's Outcome
+    # column (the reference copy's PROVENANCE.md). No feature names: the file has no header.
+    class_names = ("diabetes", "no diabetes")
 
     URL = "https://raw.githubusercontent.com/hunkim/PyTorchZeroToAll/master/data/diabetes.csv.gz"
     SHA256 = "398214d0f6b7f4a722f598d8e424f28bc078abbd16ebdeea0f8e264492325aa4"

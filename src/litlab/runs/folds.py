@@ -77,9 +77,11 @@ def check_one_process(trainer: Any, cfg: DictConfig) -> None:
 
 
 def fold_config(cfg: DictConfig, fold_dir: Path) -> DictConfig:
-    """The config whose trainer, loggers and callbacks write into `fold_dir` rather than the run folder."""
+    """The config whose trainer, loggers and callbacks write into `fold_dir` rather than the run folder,
+    and whose figures' titles name the fold."""
     fold_cfg = copy.deepcopy(cfg)
     OmegaConf.update(fold_cfg, "paths.output_dir", str(fold_dir))
+    OmegaConf.update(fold_cfg, "title", f"{cfg.get('title') or cfg.task_name} ({fold_dir.name})")
     return fold_cfg
 
 
@@ -144,8 +146,9 @@ def tested_checkpoints(run_dir: Path) -> dict[str, Path]:
 class CrossValidationResults:
     """Collects each fold's metrics and out-of-fold predictions; `write()` leaves the run's files."""
 
-    def __init__(self, run_dir: Path, folds: int, repeats: int) -> None:
+    def __init__(self, run_dir: Path, folds: int, repeats: int, title: str = "") -> None:
         self.run_dir = run_dir
+        self.title = title  # the run's, for the pooled report's figure and table
         self.folds, self.repeats = folds, repeats
         self.per_fold: dict[str, dict[str, float]] = {}
         self.rows: list[dict[str, Any]] = []
@@ -227,7 +230,8 @@ class CrossValidationResults:
         k = len(self.class_names)
         pairs = torch.tensor([r["target"] * k + r["prediction"] for r in self.rows], dtype=torch.long)
         confusion = torch.bincount(pairs, minlength=k * k).reshape(k, k)
-        write_report(self.run_dir, confusion, self.class_names)
+        title = f"{self.title} (out-of-fold, {self.folds} folds x {self.repeats})" if self.title else ""
+        write_report(self.run_dir, confusion, self.class_names, title)
 
     def aggregate(self) -> dict[str, dict[str, Any]]:
         """Every metric over the folds: mean, std, ci95, n, and each fold's value."""

@@ -162,23 +162,35 @@ def short_value(value: str) -> str:
         return f"{text[:8]}~{hashlib.sha1(value.encode()).hexdigest()[:6]}"
 
 
+def named_overrides(overrides: Iterable[str], swept: set[str] | None = None) -> list[tuple[str, str]]:
+    """A run's overrides as (key, value), in their order: `+`/`~` dropped from the key, the first of a
+    repeated key kept, those of NOT_NAMED and Hydra's own left out, and with `swept` given only its keys.
+    The one parser of override strings for folder names, figure titles and HParams."""
+    pairs: dict[str, str] = {}
+    for override in overrides:
+        key, _, value = str(override).partition("=")
+        key = key.lstrip("+~")
+        named = swept is None or key in swept
+        if named and key.split(".")[0] not in NOT_NAMED and not key.startswith("hydra"):
+            pairs.setdefault(key, value)
+    return list(pairs.items())
+
+
+def short_keys(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each (key, value) by the key's last part (`model.optimizer.lr` -> `lr`) unless two keys share it."""
+    lasts = [re.split(r"[./]", key)[-1] for key, _ in pairs]
+    return [(last if lasts.count(last) == 1 else key, v) for last, (key, v) in zip(lasts, pairs, strict=True)]
+
+
 def job_folder_name(num: int, overrides: Iterable[str], swept: set[str] | None) -> str:
     """A sweep job's folder: its number, then its values of the swept keys (`0_lr=0.003,seed=1`), each
     key by its last part unless two swept keys share it. The same overrides give the same name (a sweep
     rerun into its folder with ckpt_path=last continues its jobs); the number keeps names apart where
     shortened values coincide. Without a known sweep (a sweeper that says nothing), every override is
     named but those of NOT_NAMED."""
-    pairs = []
-    for override in overrides:
-        key, _, value = str(override).partition("=")
-        key = key.lstrip("+~")
-        named = swept is None or key in swept
-        if named and key.split(".")[0] not in NOT_NAMED and not key.startswith("hydra"):
-            pairs.append((key, value))
-    lasts = [re.split(r"[./]", key)[-1] for key, _ in pairs]
     named = [
-        f"{last if lasts.count(last) == 1 else SAFE.sub('-', key)}={short_value(value)}"
-        for last, (key, value) in zip(lasts, pairs, strict=True)
+        f"{SAFE.sub('-', key)}={short_value(value)}"
+        for key, value in short_keys(named_overrides(overrides, swept))
     ]
     return "_".join([str(num), ",".join(sorted(named))]) if named else str(num)
 
@@ -194,3 +206,11 @@ def written(run_dir: Path) -> str:
         elif not entry.name.startswith(".") and entry.suffix != ".log":
             names.append(entry.name + ("/" if entry.is_dir() else ""))
     return ", ".join(names + (["TensorBoard events"] if events else []))
+
+
+def run_title(task_name: str, overrides: Iterable[str], swept: set[str] | None) -> str:
+    """A run's title for its figures and reports: the experiment and the values the run (or, with
+    `swept`, its sweep) varied, `diabetes: lr=0.003, seed=1`; `experiment=<task_name>` goes without saying."""
+    pairs = [(k, v) for k, v in named_overrides(overrides, swept) if (k, v) != ("experiment", task_name)]
+    values = ", ".join(sorted(f"{key}={value}" for key, value in short_keys(pairs)))
+    return f"{task_name}: {values}" if values else task_name

@@ -20,6 +20,7 @@ from typing import Any
 
 from litlab.runs.status import (
     RunInterrupted,
+    in_multirun,
     is_lightning_sigterm,
     record_failure,
     signals_interrupt,
@@ -55,6 +56,21 @@ def job_overrides() -> list[str]:
     if not HydraConfig.initialized():
         return []
     return sorted(o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("ckpt_path="))
+
+
+def job_title(task_name: str, overrides: list[str]) -> str:
+    """This run's title for its figures and reports (runs/layout.run_title): in a sweep, the values the
+    sweep varied; otherwise every override that says what the run is."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from litlab.runs.layout import run_title, swept_keys
+
+    swept = None
+    if in_multirun():
+        hydra = HydraConfig.get()
+        swept = swept_keys(hydra.sweep.dir, OmegaConf.select(hydra, "sweeper.params", default=None))
+    return run_title(task_name, overrides, swept)
 
 
 class RunRecord:

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from litlab.runs.compare import HOW, Config, compare, group, is_replicate
 from litlab.runs.files import read_config, read_fold_metrics, read_metrics
-from litlab.runs.layout import ERROR_FILE, METRICS_FILE
+from litlab.runs.layout import ERROR_FILE, METRICS_FILE, named_overrides
 from litlab.runs.status import read_status
 from litlab.runtime.files import write_text_atomic
 from litlab.runtime.objective import MODES, metric_mode, objective_problem
@@ -53,10 +53,8 @@ class Job:
 
 def read_job(folder: Path, sweep_dir: Path) -> Job:
     """A job from its folder (the one holding `.hydra/overrides.yaml`)."""
-    overrides = {}
-    for line in OmegaConf.to_container(OmegaConf.load(folder / ".hydra" / "overrides.yaml")) or []:
-        key, _, value = str(line).partition("=")
-        overrides[key.lstrip("+~")] = value
+    lines = OmegaConf.to_container(OmegaConf.load(folder / ".hydra" / "overrides.yaml")) or []
+    overrides = dict(named_overrides(lines))
     job = Job(folder.relative_to(sweep_dir).as_posix(), "incomplete", overrides)
     metrics, error = folder / METRICS_FILE, folder / ERROR_FILE
     record = read_status(folder)

@@ -39,7 +39,7 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-from litlab.runs.layout import NOT_NAMED
+from litlab.runs.layout import named_overrides
 from litlab.runtime.files import write_text_atomic
 
 RECORD = "hparams.yaml"  # the file name Lightning's TensorBoardLogger gives a run's hyperparameters
@@ -87,11 +87,7 @@ def run_hparams(cfg: DictConfig, overrides: Iterable[str]) -> dict[str, Scalar]:
         return as_hparam(value)
 
     params: dict[str, Scalar | None] = {}
-    for override in overrides:
-        key, _, given = str(override).partition("=")
-        key = key.lstrip("+~")
-        if key.split(".")[0] in NOT_NAMED or key.startswith("hydra") or key in params:
-            continue
+    for key, given in named_overrides(overrides):
         # A config group's choice (model/optimizer=sgd) as given; a value as the config resolved it.
         params[key] = given if "/" in key else value_of(key)
     for key in CURATED:

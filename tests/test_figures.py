@@ -1,0 +1,36 @@
+"""Figures and reports name the classes and carry the run's title (its experiment and what it varied)."""
+
+from __future__ import annotations
+
+import torch
+from matplotlib.image import imread
+
+from litlab.callbacks.classification_report import write_report
+from litlab.callbacks.publish import titled
+from litlab.runs.layout import run_title
+
+
+def test_the_confusion_matrix_and_report_carry_the_title_and_the_class_names(tmp_path):
+    title = run_title("diabetes", ["experiment=diabetes", "model.optimizer.lr=0.003", "seed=1"], None)
+    assert title == "diabetes: lr=0.003, seed=1"
+    confusion = torch.tensor([[40, 13], [9, 90]])
+    markdown, figure = write_report(tmp_path, confusion, ["diabetes", "no diabetes"], title)
+    assert markdown.startswith(f"**{title}**\n") and "| no diabetes | " in markdown
+    assert figure._suptitle.get_text() == title
+    ax = figure.axes[0]
+    for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):  # the classes by name on both axes
+        assert [t.get_text() for t in ticks] == ["diabetes", "no diabetes"]
+    assert (tmp_path / "classification_report.md").read_text() == markdown
+    assert imread(tmp_path / "confusion_matrix.png").shape[:2] == (400, 400)
+    header = (tmp_path / "confusion_matrix.csv").read_text().splitlines()[0]
+    assert header == "true\\predicted,diabetes,no diabetes"
+
+
+def test_a_long_title_is_wrapped_to_the_figure_and_none_leaves_it_untitled():
+    from matplotlib.figure import Figure
+
+    long = "caf: " + ", ".join(f"key{k}=0.00{k}" for k in range(12))
+    figure = titled(Figure(figsize=(4, 4)), long)
+    lines = figure._suptitle.get_text().splitlines()
+    assert len(lines) > 1 and max(map(len, lines)) <= 44 and " ".join(lines) == long
+    assert titled(Figure(), "")._suptitle is None
