@@ -1,4 +1,4 @@
-"""A lecture's literal table, such as hours studied -> points, or hours -> pass/fail."""
+"""A lecture's literal rows, written in the config: hours studied -> points, or hours -> pass/fail."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from litlab.data.in_memory import InMemoryDataModule
 from litlab.data.labels import count_classes, names_of_classes
 
 
-class TableDataModule(InMemoryDataModule):
-    """Rows written in the config; trains, validates and tests on the same rows, as the lectures do.
+class RowsDataModule(InMemoryDataModule):
+    """Rows written in the config (a file is `data=table`); trains, validates and tests on the same
+    rows, as the lectures do.
 
     With three or four rows there is nothing to hold out: val = test = train, so the metrics say how
     well the model fits the table, not how it generalises. Integer targets (YAML `[0, 0, 1]`) are class
