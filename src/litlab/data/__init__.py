@@ -10,6 +10,7 @@ from litlab.data.in_memory import InMemoryDataModule
 from litlab.data.mnist import MNISTDataModule
 from litlab.data.regression import RegressionDataModule
 from litlab.data.rows import RowsDataModule
+from litlab.data.table import TableDataModule
 from litlab.data.toy import (
     GaussianClassesDataModule,
     MoonsDataModule,
@@ -32,4 +33,5 @@ __all__ = [
     "ParabolaDataModule",
     "RegressionDataModule",
     "RowsDataModule",
+    "TableDataModule",
 ]
