@@ -140,3 +140,30 @@ def test_features_drop_and_categorical_by_name(tmp_path):
 def test_a_declared_categorical_id_like_column_is_accepted(tmp_path):
     dm = module(write_table(tmp_path / "t.csv", mixed_rows()), categorical=["pid"])
     assert len(dm.schema.categories["pid"]) == 120
+
+
+@pytest.mark.slow
+def test_a_200k_by_50_csv_sets_up_within_3x_its_feature_matrix(tmp_path):
+    """The issue's performance row (scripts/benchmark.py prints it with its time); memory is asserted
+    here because it does not depend on the machine's load."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from litlab.runtime.resolvers import REPO_ROOT
+
+    path = tmp_path / "big.csv"
+    script = str(REPO_ROOT / "scripts" / "benchmark_table.py")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH")])),
+    }
+    subprocess.run([sys.executable, script, "--write", str(path)], check=True, env=env)
+    done = subprocess.run(
+        [sys.executable, script, str(path)], check=True, capture_output=True, text=True, env=env
+    )
+    result = json.loads(done.stdout)
+    print(result)
+    assert result["rows"] == 200_000
+    assert result["peak_bytes"] <= 3 * result["matrix_bytes"], result

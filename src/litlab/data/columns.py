@@ -71,12 +71,14 @@ def infer_schema(
                 f"{path}: feature column {name!r} is missing in every row; nothing can be learnt from it: "
                 f"leave it out (data.drop=[{name}]) or fill it in"
             )
-        distinct = pc.count_distinct(column).as_py()
-        if distinct == 1 and column.null_count == 0:
+        text = kind == "text" or name in categorical
+        values = pc.unique(as_text(column)).drop_null() if text else None
+        if column.null_count == 0 and is_constant(column, values):
             constant.append(name)
             continue
         kinds[name] = kind
-        if kind == "text" or name in categorical:
+        if text:
+            distinct = len(values)
             if kind == "text" and name not in categorical and distinct == len(column) > 1:
                 raise ValueError(
                     f"{path}: text column {name!r} has a different value in every one of its {distinct} "
@@ -84,8 +86,7 @@ def infer_schema(
                     f"predictions), leave it out (data.drop=[{name}]), or declare it categorical "
                     f"(data.categorical=[{name}])"
                 )
-            values = pc.unique(as_text(column)).drop_null().to_pylist()
-            categories[name] = sorted(values)
+            categories[name] = sorted(values.to_pylist())
         else:
             numeric.append(name)
         if column.null_count:
@@ -101,6 +102,15 @@ def infer_schema(
         target=target, task=task, class_names=class_names, numeric=numeric, categories=categories,
         with_missing=with_missing, kinds=kinds, id=id,
     )  # fmt: skip
+
+
+def is_constant(column: pa.ChunkedArray, values: pa.Array | None) -> bool:
+    """One value in every row: one category, or a number whose minimum is its maximum (cheaper than
+    counting distinct numbers)."""
+    if values is not None:
+        return len(values) == 1
+    extremes = pc.min_max(column)
+    return extremes["min"] == extremes["max"]
 
 
 def target_task(

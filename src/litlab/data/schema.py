@@ -17,6 +17,7 @@ hand (not scikit-learn's ColumnTransformer) so the state is plain values a check
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -132,46 +133,53 @@ class TableSchema:
     def fit(self, raw_train: torch.Tensor) -> None:
         """Imputation, standardisation and the known categories, from training rows (`raw`) only."""
         n = len(self.numeric)
-        numbers = raw_train[:, :n].numpy()
-        with np.errstate(all="ignore"):
-            median = np.nanmedian(numbers.astype(np.float64), axis=0) if len(numbers) else np.zeros(n)
-        median = torch.as_tensor(np.nan_to_num(median, nan=0.0), dtype=torch.float32)
-        imputed = torch.where(torch.isnan(raw_train[:, :n]), median, raw_train[:, :n])
-        std = imputed.std(dim=0)
+        numbers = raw_train[:, :n]
+        nan = torch.isnan(numbers)
+        median = torch.zeros(n)
+        if nan.any():  # the median of each column's observed values (0 for a column missing throughout)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                observed = np.nanmedian(numbers.numpy(), axis=0) if len(numbers) else np.zeros(n)
+            median = torch.as_tensor(np.nan_to_num(observed, nan=0.0), dtype=torch.float32)
+            numbers = torch.where(nan, median, numbers)
+        std = numbers.std(dim=0)
         # A feature constant in this training part is only centred: dividing by ~0 would blow it up.
         std = torch.where(std < 1e-6, torch.ones_like(std), std)
-        self.median, self.mean, self.std = median.tolist(), imputed.mean(dim=0).tolist(), std.tolist()
+        self.median, self.mean, self.std = median.tolist(), numbers.mean(dim=0).tolist(), std.tolist()
         self.most_frequent, self.known = {}, {}
         for j, (name, values) in enumerate(self.categories.items(), start=n):
             codes = raw_train[:, j]
-            codes = codes[~torch.isnan(codes) & (codes >= 0)].long()
+            codes = codes[codes >= 0].long()  # NaN (missing) compares false
             counts = torch.bincount(codes, minlength=len(values))
             self.known[name] = (counts > 0).tolist()
             self.most_frequent[name] = int(counts.argmax()) if len(codes) else -1
 
     def encode(self, raw: torch.Tensor) -> torch.Tensor:
         """`raw` rows -> the net's input, with what `fit` fitted."""
-        if not self.mean and self.numeric:
+        if len(self.mean) != len(self.numeric) or len(self.known) != len(self.categories):
             raise RuntimeError("the table's preprocessing is not fitted: call setup() or load_state_dict()")
         n, rows = len(self.numeric), len(raw)
         out = torch.zeros(rows, len(self.feature_names()))
         median, mean, std = (torch.tensor(v, dtype=torch.float32) for v in (self.median, self.mean, self.std))
+        nan = torch.isnan(raw)
         numbers = raw[:, :n]
-        out[:, :n] = (torch.where(torch.isnan(numbers), median, numbers) - mean) / std
+        if nan[:, :n].any():
+            numbers = torch.where(nan[:, :n], median, numbers)
+        out[:, :n] = (numbers - mean) / std
         column = {name: j for j, name in enumerate(self.features)}
         for k, name in enumerate(self.with_missing, start=n):
-            out[:, k] = torch.isnan(raw[:, column[name]]).float()
+            out[:, k] = nan[:, column[name]]
         start = n + len(self.with_missing)
         for name, values in self.categories.items():
-            codes = raw[:, column[name]]
+            codes, missing = raw[:, column[name]], nan[:, column[name]]
             unknown = len(values)
-            # Slot of each layout category in this fold: itself if known, else unknown.
-            slots = torch.tensor([i if seen else unknown for i, seen in enumerate(self.known[name])])
+            # Slot of each layout category in this fold: itself if known, else unknown; an unseen
+            # category (-1) is unknown, a missing one the most frequent.
+            known = self.known[name]
+            slots = torch.tensor([*(i if seen else unknown for i, seen in enumerate(known)), unknown])
+            slot = slots[torch.where(missing | (codes < 0), -1, codes).long()]
             frequent = self.most_frequent[name]
-            slot = torch.full((rows,), unknown, dtype=torch.long)
-            present = ~torch.isnan(codes) & (codes >= 0)
-            slot[present] = slots[codes[present].long()]
-            slot[torch.isnan(codes)] = frequent if frequent >= 0 else unknown
+            slot[missing] = frequent if frequent >= 0 else unknown
             out[torch.arange(rows), start + slot] = 1.0
             start += unknown + 1
         return out

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import torch
 
 from litlab.data.columns import infer_schema
@@ -78,7 +79,10 @@ class TableDataModule(FoldableDataModule):
         self.schema = schema
         x, _ = schema.raw(table)
         y = schema.targets(table)
-        del table  # the raw rows hold what is needed; the Arrow table would double the memory
+        # The raw rows hold what is needed: free the Arrow table, and hand its memory back from Arrow's
+        # allocator (which keeps freed memory for itself) so the encoded splits can reuse it.
+        del table
+        pa.default_memory_pool().release_unused()
         self.rows = (x, y)
         classes = schema.task == "classification"
         strata = y if classes else torch.zeros(len(y), dtype=torch.long)
