@@ -59,6 +59,7 @@ def test_the_checkpoint_carries_the_schema(trained_table):
     state = load_checkpoint(checkpoint)["TableDataModule"]
     schema = state["schema"]
     assert schema["class_names"] == ["sick", "well"] and schema["id"] == "pid"
+    assert state["path"] == str(checkpoint.parents[2] / "train" / "patients.csv")
     assert schema["numeric"] == ["age", "bmi"] and schema["categories"]["city"] == ["Ames", "Bonn", "Cork"]
     assert schema["kinds"] == {"age": "number", "bmi": "number", "smoker": "text", "city": "text"}
     assert len(schema["mean"]) == 2 and schema["with_missing"] == ["age", "city"]
@@ -124,10 +125,13 @@ def test_text_where_a_number_was_is_refused(trained_table, tmp_path):
         predicted(tmp_path, checkpoint, tmp_path / "text.parquet", "text")
 
 
-def test_eval_recomputes_a_table_runs_test_metrics(compose_config, tmp_path):
-    path = write_table(tmp_path / "t.csv.gz", mixed_rows())
-    train(compose_config("data=table", f"data.path={path}", "data.target=Outcome", "data.id=pid",
+def test_eval_recomputes_a_table_runs_test_metrics(compose_config, tmp_path, monkeypatch):
+    # Trained on a path relative to where it ran, evaluated from elsewhere: the checkpoint knows the file.
+    write_table(tmp_path / "here" / "t.csv.gz", mixed_rows())
+    monkeypatch.chdir(tmp_path / "here")
+    train(compose_config("data=table", "data.path=t.csv.gz", "data.target=Outcome", "data.id=pid",
                          "trainer.max_epochs=3", "trainer.accelerator=cpu", "~logger"))  # fmt: skip
+    monkeypatch.chdir(tmp_path)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     checkpoint = next((tmp_path / "run" / "checkpoints").glob("epoch_*.ckpt"))
     cfg = compose("eval", f"ckpt_path={checkpoint}", f"paths.log_dir={tmp_path / 'logs'}",

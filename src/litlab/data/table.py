@@ -116,8 +116,9 @@ class TableDataModule(FoldableDataModule):
         }
 
     def state_dict(self) -> dict[str, Any]:
+        # The file's absolute path: eval.py reads it where training did, whatever folder it runs in.
         state = super().state_dict()
-        return {**state, "schema": self.schema.state()} if state else state
+        return {**state, "schema": self.schema.state(), "path": str(self.path)} if state else state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
@@ -127,6 +128,7 @@ class TableDataModule(FoldableDataModule):
                 "litlab or another data module; train again with this version"
             )
         self.schema = TableSchema.from_state(state_dict["schema"])
+        self.path = Path(state_dict.get("path", self.path))
 
     def read_input(self, path: str | Path, header: bool | None = None) -> tuple[torch.Tensor, dict | None]:
         """A table to predict, its columns matched by name (order free, extra ones ignored with a note);
