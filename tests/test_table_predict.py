@@ -137,3 +137,30 @@ def test_eval_recomputes_a_table_runs_test_metrics(compose_config, tmp_path, mon
     cfg = compose("eval", f"ckpt_path={checkpoint}", f"paths.log_dir={tmp_path / 'logs'}",
                   f"paths.output_dir={tmp_path / 'eval'}")  # fmt: skip
     assert evaluate(cfg) == {k: v for k, v in metrics.items() if k.startswith("test/")}
+
+
+def test_a_regression_table_trains_and_predicts_by_id(compose_config, tmp_path):
+    columns = {k: v for k, v in mixed_rows().items() if k != "Outcome"}
+    path = write_table(tmp_path / "bmi.parquet", columns)
+    cfg = compose_config("data=table", f"data.path={path}", "data.target=bmi", "data.id=pid",
+                         "model=regressor", "optimized_metric=val/r2", "trainer.max_epochs=2",
+                         "trainer.accelerator=cpu", "~logger")  # fmt: skip
+    train(cfg)
+    assert cfg.from_data.num_classes is None and cfg.from_data.num_targets == 1
+    rows = {k: v[:4] for k, v in columns.items() if k != "bmi"}
+    got = predicted(
+        tmp_path, tmp_path / "run" / "checkpoints" / "last.ckpt", write_table(tmp_path / "x.csv", rows), "x"
+    )
+    assert list(got[0]) == ["pid", "prediction"] and [r["pid"] for r in got] == rows["pid"]
+
+
+def test_eval_refuses_a_file_whose_columns_changed(trained_table, tmp_path):
+    checkpoint, columns = trained_table
+    columns["city"][0] = "Dax"  # a category training did not have
+    write_table(tmp_path / "train" / "patients.csv", columns)
+    cfg = compose("eval", f"ckpt_path={checkpoint}", f"paths.log_dir={tmp_path / 'logs'}",
+                  f"paths.output_dir={tmp_path / 'eval'}")  # fmt: skip
+    with pytest.raises(
+        ValueError, match=r"patients.csv: its columns are not those the checkpoint was trained on"
+    ):
+        evaluate(cfg)
