@@ -164,3 +164,14 @@ def test_eval_refuses_a_file_whose_columns_changed(trained_table, tmp_path):
         ValueError, match=r"patients.csv: its columns are not those the checkpoint was trained on"
     ):
         evaluate(cfg)
+
+
+def test_a_table_cross_validates_and_its_folds_predict(compose_config, tmp_path):
+    path = write_table(tmp_path / "t.tsv", mixed_rows())
+    options = ["data.target=Outcome", "data.id=pid", "cv.folds=3", "trainer.max_epochs=2", "~logger"]
+    train(compose_config("data=table", f"data.path={path}", "trainer.accelerator=cpu", *options))
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["cv"]["folds"] == 3 and len(metrics["cv"]["metrics"]["test/acc"]["per_fold"]) == 3
+    rows = {k: v[:8] for k, v in mixed_rows().items() if k != "Outcome"}
+    got = predicted(tmp_path, tmp_path / "run", write_table(tmp_path / "x.csv", rows), "cv")
+    assert [r["pid"] for r in got] == rows["pid"] and list(got[0]) == ["pid", "class", "p_sick", "p_well"]
