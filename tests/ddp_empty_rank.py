@@ -14,11 +14,11 @@ import lightning as L
 import torch
 
 from litlab.callbacks import ClassificationReport
-from litlab.data import TableDataModule
+from litlab.data import RowsDataModule
 from litlab.models import MLP, Classifier
 
 
-class OneTestRow(TableDataModule):
+class OneTestRow(RowsDataModule):
     """Trains on the table, validates and tests on its last row only."""
 
     def setup(self, stage: str | None = None) -> None:

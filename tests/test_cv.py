@@ -162,7 +162,7 @@ def test_a_regression_cv_run_writes_targets_and_predictions(compose_config, tmp_
             ["cv.folds=3", "ckpt_path=/w/epoch_001.ckpt"],
             r"ckpt_path=/w/epoch_001.ckpt with cv.folds=3: .*ckpt_path=last",
         ),
-        (["data=hours_pass", "cv.folds=2"], r"cv.folds=2: TableDataModule cannot be cross-validated"),
+        (["data=hours_pass", "cv.folds=2"], r"cv.folds=2: RowsDataModule cannot be cross-validated"),
     ],
 )
 def test_bad_cv_settings_are_refused_with_the_value_and_the_fix(compose_config, overrides, message):

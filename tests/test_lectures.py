@@ -17,7 +17,7 @@ from litlab.data import (
     GaussianClassesDataModule,
     NoisyLineDataModule,
     ParabolaDataModule,
-    TableDataModule,
+    RowsDataModule,
 )
 from litlab.models import MLP, Regressor
 from litlab.runtime.hparams import FINAL
@@ -143,7 +143,7 @@ def test_regressor_metrics_match_a_hand_computation():
         net.layers[-1].bias.fill_(0.5)
     model = Regressor(net, optimizer=sgd())
     # Predictions 0.5 .. 4.5, in batches of 2, 2 and 1: the epoch's numbers weigh every sample once.
-    data = TableDataModule([[0.0], [1.0], [2.0], [3.0], [4.0]], [1.0, 2.0, 2.0, 5.0, 4.0], batch_size=2)
+    data = RowsDataModule([[0.0], [1.0], [2.0], [3.0], [4.0]], [1.0, 2.0, 2.0, 5.0, 4.0], batch_size=2)
     trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
     (metrics,) = trainer.test(model, datamodule=data, verbose=False)
     squared_errors = 0.25 + 0.25 + 0.25 + 2.25 + 0.25
@@ -169,13 +169,13 @@ def test_bad_inputs_say_what_to_fix():
     with pytest.raises(ValueError, match=r"model.optimizer is invalid.*lr"):
         Regressor(MLP(1, 1), optimizer=sgd(lr=-1.0))
     with pytest.raises(ValueError, match=r"data.inputs must be 3 rows .* got shape \(2, 1\)"):
-        TableDataModule([[1.0], [2.0]], [0, 0, 1])
+        RowsDataModule([[1.0], [2.0]], [0, 0, 1])
     with pytest.raises(
         ValueError, match=r"data.targets: class labels must be the integers 0..2.*seen are \[0, 2\]"
     ):
-        TableDataModule([[1.0], [2.0]], [0, 2])
+        RowsDataModule([[1.0], [2.0]], [0, 2])
     with pytest.raises(ValueError, match=r"data.targets \[0.5, 1\] are not all integers.*data.class_names"):
-        TableDataModule([[1.0], [2.0]], [0.5, 1], class_names=["a", "b"])
+        RowsDataModule([[1.0], [2.0]], [0.5, 1], class_names=["a", "b"])
     with pytest.raises(
         ValueError, match=r"data.class_names \['a', 'b', 'c'\] names 3 classes but data.means has 2"
     ):
@@ -211,10 +211,10 @@ def test_the_lecture_data_describes_itself(compose_config, sized_by_data, data, 
 
 
 def test_table_targets_choose_the_task():
-    points = TableDataModule([[1.0], [2.0]], [2.0, 4.0])
+    points = RowsDataModule([[1.0], [2.0]], [2.0, 4.0])
     points.setup()
     assert points.splits["train"][1].tolist() == [[2.0], [4.0]] and points.describe()["num_targets"] == 1
-    labels = TableDataModule([[1.0], [2.0], [3.0]], [0, 2, 1])
+    labels = RowsDataModule([[1.0], [2.0], [3.0]], [0, 2, 1])
     labels.setup()
     assert labels.splits["train"][1].dtype == torch.long and labels.describe()["num_classes"] == 3
     five = NoisyLineDataModule(n_samples=30, n_features=5)

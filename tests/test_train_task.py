@@ -44,6 +44,28 @@ def test_sizes_come_from_the_data(compose_config, sized_by_data):
 
 
 @pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "model.net.in_features=5",
+            r"model.net.in_features=5 contradicts the data: .*\(CAFDataModule\) has 557 features",
+        ),
+        ("model.num_classes=3", r"model.num_classes=3 contradicts the data: .* has 4 classes"),
+        ("model.net.out_features=2", r"model.net.out_features=2 contradicts the data: .* has 4 outputs"),
+        ("from_data.num_classes=3", r"from_data.num_classes=3 contradicts the data: .* has num_classes=4"),
+    ],
+)
+def test_a_typed_size_that_contradicts_the_data_names_both(compose_config, sized_by_data, override, message):
+    with pytest.raises(ValueError, match=message):
+        sized_by_data(compose_config("experiment=caf", override))
+
+
+def test_a_typed_size_that_agrees_with_the_data_is_accepted(compose_config, sized_by_data):
+    cfg = sized_by_data(compose_config("experiment=caf", "model.net.in_features=557", "model.num_classes=4"))
+    assert cfg.model.net.in_features == 557
+
+
+@pytest.mark.parametrize(
     ("override", "group"),
     [
         ("experiment=nope", "experiment"),

@@ -39,16 +39,16 @@ def predict(cfg: DictConfig) -> Path:
     import torch
 
     from litlab.checkpoints.rebuild import rebuild
-    from litlab.data.readers.input_files import read_inputs
 
     set_up_console(cfg.get("verbose", False))
     with run_lifecycle(Path(cfg.paths.output_dir)) as run:
         run.begin()
-        raw = read_inputs(cfg.input, header=cfg.get("header"))
         checkpoints = models_to_average(cfg)
-        total = None
+        raw = ids = total = None
         for path in checkpoints:  # each model with its own fitted preprocessing (a CV fold's)
             _, datamodule, model, _ = rebuild(path)
+            if raw is None:  # read as the data module reads its inputs: a table's columns by name
+                raw, ids = datamodule.read_input(cfg.input, header=cfg.get("header"))
             inputs = datamodule.preprocess(raw)
             check_finite(inputs, cfg.input)
             with torch.inference_mode():
@@ -65,10 +65,12 @@ def predict(cfg: DictConfig) -> Path:
             rows = [[f"{v:.6g}" for v in values] for values in outputs.tolist()]
         else:
             header, rows = class_rows(outputs, model.predicted_classes(outputs), described["class_names"])
+        # The id column the data names (a table's data.id), else each row's number.
+        ids = ids or {"row": list(range(len(rows)))}
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(["row", *header])
-        writer.writerows([row, *values] for row, values in enumerate(rows))
+        writer.writerow([*ids, *header])
+        writer.writerows([*row_ids, *values] for *row_ids, values in zip(*ids.values(), rows, strict=True))
         output = Path(cfg.output)
         write_text_atomic(output, text.getvalue())
         log.info("Wrote %d predictions of %s to %s", len(rows), cfg.input, output)

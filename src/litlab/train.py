@@ -58,6 +58,7 @@ from litlab.runtime.logging import log_hparams
 from litlab.runtime.objective import check_objective
 from litlab.runtime.ranks import is_rank_zero, launched_by_ddp
 from litlab.runtime.resolvers import REPO_ROOT
+from litlab.runtime.sizes import check_typed_sizes
 from litlab.runtime.threads import thread_count, torch_threads
 
 if TYPE_CHECKING:
@@ -184,7 +185,9 @@ def setup_data(cfg: DictConfig):
         check_can_fold(datamodule, cfg.cv.folds, cfg.cv.get("repeats"))
     datamodule.prepare_data()
     datamodule.setup("fit")
-    OmegaConf.update(cfg, "from_data", datamodule.describe(), force_add=True)
+    described = datamodule.describe()
+    check_typed_sizes(cfg, described, f"the data ({type(datamodule).__name__})")
+    OmegaConf.update(cfg, "from_data", described, force_add=True)
     return datamodule
 
 

@@ -9,6 +9,7 @@ from litlab.data.image_datamodule import ImageDataModule
 from litlab.data.in_memory import InMemoryDataModule
 from litlab.data.mnist import MNISTDataModule
 from litlab.data.regression import RegressionDataModule
+from litlab.data.rows import RowsDataModule
 from litlab.data.table import TableDataModule
 from litlab.data.toy import (
     GaussianClassesDataModule,
@@ -31,5 +32,6 @@ __all__ = [
     "NoisyLineDataModule",
     "ParabolaDataModule",
     "RegressionDataModule",
+    "RowsDataModule",
     "TableDataModule",
 ]

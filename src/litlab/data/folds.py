@@ -131,13 +131,14 @@ class FoldableDataModule(InMemoryDataModule):
 
 
 def check_can_fold(datamodule: Any, folds: Any, repeats: Any) -> None:
-    """Refuse cv for a data module whose rows cannot be cut into folds (images, literal tables)."""
+    """Refuse cv for a data module whose rows cannot be cut into folds (images, a lecture's literal rows)."""
     check_cv(folds, repeats)
     if not isinstance(datamodule, FoldableDataModule):
         name = type(datamodule).__name__
         raise ValueError(
             f"cv.folds={folds}: {name} cannot be cross-validated. CV works on in-memory tables (data "
             "modules based on ClassificationDataModule or RegressionDataModule); image data sets keep their "
-            "official test split, and a literal table (TableDataModule) tests on its training rows. Run "
+            "official test split, and a lecture's literal rows (RowsDataModule) test on the rows they train "
+            "on. Run "
             f"{name} without cv (cv.folds=null), e.g. over seeds: python train.py -m seed=1,2,3"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -128,6 +129,13 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> TensorBatches:
         return self.batches("test")
+
+    def read_input(self, path: str | Path, header: bool | None = None) -> tuple[Any, dict[str, list] | None]:
+        """Samples to predict from a file, as `preprocess` takes them (rows of raw features, or images),
+        and the columns to copy into the predictions ({name: values}; none here)."""
+        from litlab.data.readers.input_files import read_inputs
+
+        return read_inputs(path, header=header), None
 
     def preprocess(self, raw: np.ndarray) -> torch.Tensor:
         """Raw feature rows -> the net's input (predict.py). Nothing is fitted or transformed here, so this
