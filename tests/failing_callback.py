@@ -24,3 +24,14 @@ class FailOnce(Callback):
         except FileExistsError:
             return
         raise RuntimeError(f"forced failure (marker {self.marker})")
+
+
+class StopAtEpoch(Callback):
+    """Raise at the end of epoch `epoch` (before its checkpoints): a run killed there, in-process."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError(f"stopped at the end of epoch {self.epoch}")

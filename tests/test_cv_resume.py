@@ -116,8 +116,16 @@ def fold_epoch(run: Path, fold: str) -> int:
 def test_a_cv_run_killed_in_the_middle_of_a_fold_resumes_to_the_uninterrupted_result(tmp_path):
     data_dir = tmp_path / "data"
     DiabetesDataModule.write_example_files(data_dir)
-    args = ["experiment=diabetes", "cv.folds=3", "trainer.max_epochs=30", "trainer.deterministic=true",
-            "model.net.dropout=0.2", "callbacks.early_stopping=null", *QUICK]  # fmt: skip
+    args = [
+        "experiment=diabetes",
+        "cv.folds=3",
+        "trainer.max_epochs=30",
+        "trainer.deterministic=true",
+        "model.net.dropout=0.2",
+        "callbacks.early_stopping=null",
+        *QUICK,
+        "callbacks.last_checkpoint.every_seconds=0",
+    ]  # fmt: skip  (a last.ckpt every epoch, to kill at 10)
     whole = tmp_path / "whole"
     run_cli("train.py", *args, f"hydra.run.dir={whole}", data_dir=data_dir)
     stopped = tmp_path / "logs" / "diabetes" / "runs" / "stopped"

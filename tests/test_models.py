@@ -115,7 +115,7 @@ def test_epoch_outputs_are_flushed_into_the_metrics_every_n_steps():
     logged = {}
     model.log = lambda name, value, **kwargs: logged.__setitem__(name, value)
     model.log_dict = lambda values, **kwargs: logged.update(values)
-    model._trainer = SimpleNamespace(world_size=1)
+    model._trainer = SimpleNamespace(world_size=1, state=SimpleNamespace(fn="validate"))  # not fitting
     batches = [(torch.randn(5, 4), torch.randint(0, 3, (5,))) for _ in range(10)]
     for batch in batches:
         model.shared_step(batch, "val")

@@ -246,7 +246,7 @@ def shows_model_summary(cfg: DictConfig, fold_number: int) -> bool:
 
 def build_trainer(cfg: DictConfig, config: dict[str, Any], model_summary: bool = True):
     """The Trainer with the configured callbacks and loggers, refused when it would train nothing."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 
     from litlab.checkpoints.contents import RunState
 
@@ -255,6 +255,8 @@ def build_trainer(cfg: DictConfig, config: dict[str, Any], model_summary: bool =
     # Without a checkpoint callback of ours Lightning would add its own, into the logger's folder.
     checkpointing = any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
     quiet = {} if model_summary else {"enable_model_summary": False}
+    if not any(isinstance(callback, ProgressBar) for callback in callbacks):  # none for this output
+        quiet["enable_progress_bar"] = False
     trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_checkpointing=checkpointing, **quiet
     )
@@ -282,7 +284,8 @@ def instantiate_each(group: DictConfig | None) -> list[Any]:
     """Instantiate every entry of a group such as `callbacks` or `logger`; null entries are off."""
     if not group:
         return []
-    return [instantiate(entry) for entry in group.values() if entry and "_target_" in entry]
+    built = (instantiate(entry) for entry in group.values() if entry and "_target_" in entry)
+    return [thing for thing in built if thing is not None]  # a factory may decline (progress_bar)
 
 
 def fit_and_test(

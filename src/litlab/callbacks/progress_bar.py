@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from lightning.pytorch.callbacks import ProgressBar, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
 
 
-def progress_bar() -> ProgressBar:
-    """Rich's bar on a terminal; a silent bar when output goes to a file or CI log."""
+def progress_bar() -> ProgressBar | None:
+    """Rich's bar on a terminal; none when output goes to a file or CI log (the task then turns
+    Lightning's default bar off: a bar nobody sees would still cost its hooks on every step)."""
     if sys.stdout.isatty():
         return RichProgressBar()
-    return TQDMProgressBar(refresh_rate=0)
+    return None
