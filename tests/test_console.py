@@ -121,6 +121,7 @@ def test_help_is_litlabs_with_groups_and_examples():
         "-m ",
         "hparams_search=",
         "ckpt_path=last",
+        "data=table",
         "eval.py",
         "predict.py",
         "tensorboard --logdir",
