@@ -13,6 +13,8 @@ from litlab.runs.layout import run_title
 def test_the_confusion_matrix_and_report_carry_the_title_and_the_class_names(tmp_path):
     title = run_title("diabetes", ["experiment=diabetes", "model.optimizer.lr=0.003", "seed=1"], None)
     assert title == "diabetes: lr=0.003, seed=1"
+    table = ["data=table", "data.path=/w/wine.csv", "task_name=wine", "monitor.metric=val/acc", "cv.folds=5"]
+    assert run_title("wine", table, None) == "wine: data=table, folds=5, metric=val/acc"  # no path, no name
     confusion = torch.tensor([[40, 13], [9, 90]])
     markdown, figure = write_report(tmp_path, confusion, ["diabetes", "no diabetes"], title)
     assert markdown.startswith(f"**{title}**\n") and "| no diabetes | " in markdown

@@ -210,7 +210,13 @@ def written(run_dir: Path) -> str:
 
 def run_title(task_name: str, overrides: Iterable[str], swept: set[str] | None) -> str:
     """A run's title for its figures and reports: the experiment and the values the run (or, with
-    `swept`, its sweep) varied, `diabetes: lr=0.003, seed=1`; `experiment=<task_name>` goes without saying."""
-    pairs = [(k, v) for k, v in named_overrides(overrides, swept) if (k, v) != ("experiment", task_name)]
+    `swept`, its sweep) varied, `diabetes: lr=0.003, seed=1`. The experiment or task_name that the title
+    starts with goes without saying, and a file path (`data.path=/data/patients.csv`) is no setting."""
+
+    def says_something(key: str, value: str) -> bool:
+        is_path = key.rsplit(".", 1)[-1].endswith(("path", "dir"))  # data.path, data.data_dir
+        return not (key in ("experiment", "task_name") and value == task_name) and not is_path
+
+    pairs = [(k, v) for k, v in named_overrides(overrides, swept) if says_something(k, v)]
     values = ", ".join(sorted(f"{key}={value}" for key, value in short_keys(pairs)))
     return f"{task_name}: {values}" if values else task_name
