@@ -43,7 +43,7 @@ class SearchTrial:
                     super().on_validation_end(trainer, pl_module)
                 except optuna.TrialPruned:
                     value = float(trainer.callback_metrics[search.metric])
-                    search.prune(f"epoch {pl_module.current_epoch}", value)
+                    search.prune(f"epoch {pl_module.current_epoch}", value, pl_module.current_epoch + 1)
 
         return ReportAndPrune(self.trial, self.metric)
 
@@ -56,15 +56,19 @@ class SearchTrial:
         if self.trial.should_prune():
             self.prune(f"fold {fold + 1}", mean)
 
-    def prune(self, where: str, value: float) -> None:
-        """Tell the study this trial is pruned (its last reported `value` is its value), and stop it."""
+    def prune(self, where: str, value: float, epochs: int | None = None) -> None:
+        """Tell the study this trial is pruned (its last reported `value` is its value), and stop it;
+        `epochs`: those it trained (status.json says so)."""
         import optuna
         from optuna.trial import TrialState
 
         self.trial.study.tell(self.trial.number, state=TrialState.PRUNED, skip_if_finished=True)
-        raise optuna.TrialPruned(
+        pruned = optuna.TrialPruned(
             f"pruned after {where} by the {self.pruner} pruner: {self.metric} {value:.4g}"
         )
+        if epochs is not None:
+            pruned.epochs = epochs  # type: ignore[attr-defined]  (read by runs/lifecycle.py)
+        raise pruned
 
 
 def search_trial(cfg: DictConfig) -> SearchTrial | None:
