@@ -19,9 +19,11 @@ class LitlabOptunaSweeperConf:
     n_jobs: int = 1  # trials at once (a parallel launcher runs them: hydra/launcher=joblib)
     sampler: str = "tpe"  # tpe, random, gp, qmc
     seed: Any = "${oc.select:seed,null}"  # the sampler's seed: the run's seed
-    sampler_args: dict[str, Any] = field(default_factory=dict)  # e.g. n_startup_trials: 6
+    # Each sampler's and pruner's arguments by its name (the chosen one's are used), e.g.
+    # sampler_args: {tpe: {n_startup_trials: 6}}; pruner_args: {median: {n_warmup_steps: 5}}
+    sampler_args: dict[str, Any] = field(default_factory=dict)
     pruner: str = "none"  # none, median, successive_halving, hyperband
-    pruner_args: dict[str, Any] = field(default_factory=dict)  # e.g. n_warmup_steps: 5
+    pruner_args: dict[str, Any] = field(default_factory=dict)
     # Names the study and its folder, logs/<task_name>/searches/<study_name>/.
     study_name: str = "${task_name}-${oc.select:hydra.runtime.choices.hparams_search,search}"
     storage: Any = None  # null: <sweep dir>/study.journal; or a journal file, or a database URL

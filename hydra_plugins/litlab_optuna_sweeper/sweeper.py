@@ -63,21 +63,41 @@ class LitlabOptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> None:
+        from litlab.runtime.errors import errors_in_one_line
+
+        with errors_in_one_line():  # a bad search: one line naming the value and the fix, before any trial
+            study, space, url = self.open(arguments)
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        pool = ThreadPoolExecutor(self.n_jobs, thread_name_prefix="trial") if self.n_jobs > 1 else None
+        try:
+            if pool is None:
+                self.run_trials(study, space)
+            else:
+                for future in [pool.submit(self.run_trials, study, space) for _ in range(self.n_jobs)]:
+                    future.result()
+        except BaseException:  # SIGINT, SIGTERM, an error: the trials it cut off get their slots back
+            self.left = 0  # no thread asks for another trial
+            self.cut_off_mine(study)
+            raise
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            self.write_results(study, url, sweep_dir)
+
+    def open(self, arguments: list[str]) -> tuple[Any, Any, str]:
+        """The study, new or resumed, its search space and its storage's URL, every input checked."""
         from litlab.runs import study as studies
         from litlab.runs.search_space import build_space
 
         self.check_counts()
         space = build_space(self.params, arguments, self.config)
         # A bad name or argument is said before anything runs.
-        studies.make_pruner(self.pruner, self.pruner_args)
+        pruner = studies.make_pruner(self.pruner, self.pruner_args)
         studies.make_sampler(self.sampler, self.seed, self.sampler_args)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         url = studies.storage_url(self.storage, sweep_dir)
         storage = studies.open_storage(url)
-        study = studies.open_study(
-            self.study_name, storage, self.direction, space.written,
-            pruner=studies.make_pruner(self.pruner, self.pruner_args),
-        )  # fmt: skip
+        study = studies.open_study(self.study_name, storage, self.direction, space.written, pruner=pruner)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # what the summary reads the swept keys from
         cut_off = studies.cut_off_stale_trials(study)
@@ -92,25 +112,10 @@ class LitlabOptunaSweeper(Sweeper):
             self.pruner, url, resumed,
         )  # fmt: skip
         if cut_off:
-            log.info(
-                "Trial(s) %s were running when their search died: failed, their slots sampled again", cut_off
-            )
+            log.info("Trial(s) %s were running when their search died: failed, slots sampled again", cut_off)
         if self.left <= 0:
-            log.info(
-                "The study has its %d trials: nothing to run (raise hydra.sweeper.n_trials for more)", done
-            )
-        try:
-            if self.n_jobs == 1:
-                self.run_trials(study, space)
-            else:
-                with ThreadPoolExecutor(self.n_jobs, thread_name_prefix="trial") as pool:
-                    for future in [pool.submit(self.run_trials, study, space) for _ in range(self.n_jobs)]:
-                        future.result()
-        except BaseException:  # SIGINT, SIGTERM, an error: the trials it cut off get their slots back
-            self.cut_off_mine(study)
-            raise
-        finally:
-            self.write_results(study, url, sweep_dir)
+            log.info("The study has its %d trials: nothing to run (raise hydra.sweeper.n_trials)", done)
+        return study, space, url
 
     def check_counts(self) -> None:
         """n_trials and n_jobs: positive, and n_jobs one the launcher can run."""

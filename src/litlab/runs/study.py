@@ -73,32 +73,41 @@ def check_writable(path: Path, what: str) -> None:
         ) from error
 
 
-def by_name(kind: str, names: dict[str, str], name: str, args: dict[str, Any]) -> Any:
-    """An Optuna sampler or pruner from its litlab name and constructor arguments, checked."""
+def by_name(kind: str, names: dict[str, str], name: str, args: dict[str, Any], **given: Any) -> Any:
+    """An Optuna sampler or pruner from its litlab name and its arguments (`args`: each one's by name;
+    `given`: passed when it takes them, the seed), checked."""
     import optuna
 
     option = f"hydra.sweeper.{kind}"
     if name not in names:
         raise ValueError(f"{option}={name!r} is not one litlab knows; pick one of {', '.join(names)}")
+    strangers = sorted(set(args or {}) - set(names))
+    if strangers:
+        raise ValueError(
+            f"{option}_args.{strangers[0]}: {option}_args holds each {kind}'s arguments by its name "
+            f"({', '.join(names)}), e.g. {option}_args.{next(iter(names.keys() - {'none'}))}.<argument>=..."
+        )
+    args = dict((args or {}).get(name) or {})
     cls = getattr(getattr(optuna, f"{kind}s"), names[name])
     accepted = [p for p in inspect.signature(cls).parameters if p not in ("self", "constraints_func")]
     unknown = sorted(set(args) - set(accepted))
     if unknown:
         raise ValueError(
-            f"{option}_args.{unknown[0]}: {name} ({cls.__name__}) takes no argument {unknown[0]!r}; "
+            f"{option}_args.{name}.{unknown[0]}: {name} ({cls.__name__}) takes no argument {unknown[0]!r}; "
             f"it takes {', '.join(accepted) or 'none'}"
         )
+    args.update({k: v for k, v in given.items() if k in accepted})
     return cls(**args)
 
 
 def make_sampler(name: str, seed: int | None, args: dict[str, Any]) -> Any:
     """The sampler `name` (tpe, random, gp, qmc), seeded."""
-    return by_name("sampler", SAMPLERS, name, {**dict(args), "seed": seed})
+    return by_name("sampler", SAMPLERS, name, args, seed=seed)
 
 
 def make_pruner(name: str, args: dict[str, Any]) -> Any:
     """The pruner `name` (median, successive_halving, hyperband, none) with its arguments."""
-    return by_name("pruner", PRUNERS, name, dict(args))
+    return by_name("pruner", PRUNERS, name, args)
 
 
 def open_study(
