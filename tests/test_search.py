@@ -254,3 +254,28 @@ def test_trials_start_as_soon_as_a_slot_is_free(tmp_path):
     cfg = search_config(tmp_path, "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2")
     sweeper_for(cfg, Launcher(objective)).sweep([])
     assert ended == [1, 2, 3, 0]  # a batch barrier would have held trial 2 until trial 0 ended
+
+
+def test_a_trial_reports_the_best_value_so_far_each_epoch():
+    """What the trial's best checkpoint holds: an overfitting curve's rise is not what the trial is worth."""
+    from litlab.runs.trial import SearchTrial
+
+    class Trial:
+        reported: list[tuple[int, float]] = []
+
+        def report(self, value, step):
+            self.reported.append((step, value))
+
+        def should_prune(self):
+            return False
+
+    for mode, values, best in [
+        ("min", [0.7, 0.5, 0.6, 0.4], [0.7, 0.5, 0.5, 0.4]),
+        ("max", [0.6, 0.8, 0.7], [0.6, 0.8, 0.8]),
+    ]:
+        trial = Trial()
+        trial.reported = []
+        search = SearchTrial(trial, "val/x", mode, "median")
+        for epoch, value in enumerate(values):
+            search.report_epoch(epoch, value)
+        assert trial.reported == list(enumerate(best))

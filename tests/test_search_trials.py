@@ -45,8 +45,9 @@ def lr_of(job: str) -> str:
     return job.partition("lr=")[2]
 
 
-def check_pruned_as_the_median_says(study_dir: Path, where: str) -> list[str]:
-    """Every hopeless trial after the first good one pruned at `where`, every other one ok; their names."""
+def check_pruned_as_the_median_says(study_dir: Path, where: str, what: str) -> list[str]:
+    """Every hopeless trial after the first good one pruned at `where` (reporting `what`), every other one
+    ok; their names."""
     jobs = trials(study_dir)
     order = sorted(jobs, key=lambda name: int(name.partition("_")[0]))
     first_good = next(i for i, name in enumerate(order) if lr_of(name) == GOOD)
@@ -56,7 +57,7 @@ def check_pruned_as_the_median_says(study_dir: Path, where: str) -> list[str]:
         expected = "pruned" if name in pruned else "ok"
         assert jobs[name]["status"] == expected, (name, jobs[name])
     for name in pruned:
-        assert jobs[name]["reason"].startswith(f"pruned after {where} by the median pruner: val/loss 0.")
+        assert jobs[name]["reason"].startswith(f"pruned after {where} by the median pruner: {what} 0.")
         assert not (study_dir / name / "metrics.json").exists()
     # optimization_results.yaml lists them apart, with the value each last reported
     results = OmegaConf.load(study_dir / "optimization_results.yaml")
@@ -77,7 +78,7 @@ def test_a_trial_behind_the_median_is_pruned_at_once_and_its_folder_says_so(tmp_
     warmup = "hydra.sweeper.pruner_args.median.n_warmup_steps=2"  # epochs 0 and 1 are never pruned
     search(tmp_path, *PRUNING, "hydra.sweeper.n_trials=4", warmup, "trainer.max_epochs=6")
     study_dir = tmp_path / "moons" / "searches" / STUDY
-    pruned = check_pruned_as_the_median_says(study_dir, "epoch 2")
+    pruned = check_pruned_as_the_median_says(study_dir, "epoch 2", "best val/loss")
     for name in pruned:  # stopped after its third epoch, its curves kept for TensorBoard
         assert trials(study_dir)[name]["epochs"] == 3
         assert list((study_dir / name).glob("events.out.tfevents.*"))
@@ -88,7 +89,7 @@ def test_a_cross_validated_trial_is_pruned_between_folds(tmp_path):
     no_warmup = "hydra.sweeper.pruner_args.median.n_warmup_steps=0"  # steps are folds: from the first on
     search(tmp_path, *PRUNING, "hydra.sweeper.n_trials=4", no_warmup, "trainer.max_epochs=3", "cv.folds=3")
     study_dir = tmp_path / "moons" / "searches" / STUDY
-    for name in check_pruned_as_the_median_says(study_dir, "fold 1"):
+    for name in check_pruned_as_the_median_says(study_dir, "fold 1", "mean val/loss of the folds so far"):
         assert [p.name for p in (study_dir / name).glob("fold_*")] == [
             "fold_0_0"
         ]  # the later folds never ran

@@ -169,8 +169,8 @@ def in_multirun() -> bool:
 def sweeper_value(value: float | None) -> float | None:
     """The value handed back to the sweeper; nan (a diverged run) becomes None, a failed trial.
 
-    None rather than nan: the Optuna sweeper (hydra-optuna-sweeper 1.3 on optuna 2.x) stops the
-    whole search on a nan, while a value that is not a number only marks that trial FAIL.
+    None rather than nan: litlab's sweeper marks that trial FAIL, as Optuna would for a nan, and
+    every other sweeper knows None as a job without a value.
     """
     if value is not None and math.isnan(value):
         log.warning("The optimized metric is nan: the sweeper records this job as failed.")
