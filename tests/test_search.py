@@ -108,6 +108,13 @@ def test_a_bad_interval_is_refused_naming_it(tmp_path, grammar, messages):
         assert message in str(error.value)
 
 
+def test_a_search_with_nothing_to_search_is_refused(tmp_path):
+    with pytest.raises(
+        ValueError, match=r"nothing to search: hydra.sweeper.params is empty.*model.optimizer.lr="
+    ):
+        build_space({}, ["trainer.max_epochs=3"], search_config(tmp_path))
+
+
 def test_a_search_key_the_config_lacks_is_refused_with_the_one_meant(tmp_path):
     with pytest.raises(ValueError, match=r"model\.optimizer\.lrr is not a key of the config; did you mean "
                        r"model\.optimizer\.lr\?.*\+model\.optimizer\.lrr"):  # fmt: skip

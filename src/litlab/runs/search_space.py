@@ -58,6 +58,11 @@ def build_space(params: Mapping[str, Any] | None, arguments: list[str], config: 
             space.fixed.pop(key, None)
         elif key not in space.distributions:
             space.fixed[key] = override.get_value_element_as_str()
+    if not space.distributions:
+        raise ValueError(
+            f"nothing to search: {PARAMS} is empty and the command line sweeps no key; give {PARAMS} (the "
+            "hparams_search configs do) or a sweep such as model.optimizer.lr='tag(log, interval(1e-4, 0.1))'"
+        )
     return space
 
 
