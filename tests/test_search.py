@@ -286,3 +286,16 @@ def test_a_trial_reports_the_best_value_so_far_each_epoch():
         for epoch, value in enumerate(values):
             search.report_epoch(epoch, value)
         assert trial.reported == list(enumerate(best))
+
+
+def test_a_database_url_stores_the_study_and_resumes_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    cfg = search_config(tmp_path, f"hydra.sweeper.storage={url}", "hydra.sweeper.n_trials=2")
+    sweeper_for(cfg).sweep([])
+    more = search_config(tmp_path, f"hydra.sweeper.storage={url}", "hydra.sweeper.n_trials=3")
+    launcher = Launcher()
+    sweeper_for(more, launcher).sweep([])
+    assert launcher.launched == [2]
+    study = optuna.load_study(study_name="moons-diabetes_optuna", storage=url)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+    assert not (tmp_path / "moons" / "searches" / "moons-diabetes_optuna" / "study.journal").exists()
