@@ -29,8 +29,8 @@ test-all: $(STAMP) ## run every test, slow and real-data ones included
 	$(BIN)/python -m pytest --run-slow $(ARGS)
 
 lint: $(STAMP) ## check style with ruff
-	$(BIN)/ruff check src tests scripts train.py eval.py predict.py
-	$(BIN)/ruff format --check src tests scripts train.py eval.py predict.py
+	$(BIN)/ruff check src tests scripts hydra_plugins train.py eval.py predict.py
+	$(BIN)/ruff format --check src tests scripts hydra_plugins train.py eval.py predict.py
 
 tensorboard: $(STAMP) ## open TensorBoard over logs/
 	$(BIN)/tensorboard --logdir logs

@@ -303,6 +303,23 @@ def main() -> None:
           f"({sizes}) | | | <= 3x |",
           flush=True)  # fmt: skip
 
+    # A search: what the median pruner saves against the same search unpruned (one run each, same seed).
+    searches = subprocess.run(
+        [PYTHON, "scripts/benchmark_search.py", *(["--quick"] if quick else [])],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout.splitlines()  # fmt: skip
+    pruned, unpruned = (json.loads(line) for line in searches)
+    n = pruned["trials"]
+    report.add(
+        f"{n}-trial diabetes search, median pruner (plain: none)", [pruned["seconds"]], [unpruned["seconds"]],
+        "s", "",
+    )  # fmt: skip
+    best_ratio, epochs_ratio = pruned["best"] / unpruned["best"], pruned["epochs"] / unpruned["epochs"]
+    print(f"|   its best val/loss (plain: unpruned) | {pruned['best']:.4f} | {unpruned['best']:.4f} | "
+          f"{best_ratio:.3f}x | <= 1.02x |")  # fmt: skip
+    print(f"|   epochs its trials trained ({pruned['pruned']} of {n} pruned) | {pruned['epochs']} | "
+          f"{unpruned['epochs']} | {epochs_ratio:.2f}x | <= 0.50x |", flush=True)  # fmt: skip
+
     # What any Lightning program pays before its first step.
     r = interleaved(
         repeats,

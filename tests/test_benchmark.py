@@ -23,7 +23,8 @@ def test_benchmark_quick_prints_every_row(data_dir):
         "diabetes 8-6-4-1 step, batch 32", "diabetes 8-6-4-1 step, full batch", "MNIST MLP step",
         "MNIST MLP epoch", "MNIST input pipeline", "diabetes whole process", "sequential launcher",
         "joblib launcher", "joblib speed-up", "x 50 CSV read + setup (data=table)",
-        "peak memory of that setup", "train.py --cfg job", "train.py --help", "-fold CV run",
+        "peak memory of that setup", "diabetes search, median pruner", "its best val/loss",
+        "epochs its trials trained", "train.py --cfg job", "train.py --help", "-fold CV run",
         "to its first step",
     ]  # fmt: skip
     for name in expected:

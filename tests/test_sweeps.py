@@ -15,10 +15,8 @@ from omegaconf import OmegaConf
 from litlab.runs.layout import job_folder_name, run_title, short_value, swept_keys
 from litlab.runs.status import in_multirun, sweeper_value
 
-HAS_OPTUNA = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
-needs_optuna = pytest.mark.skipif(
-    not HAS_OPTUNA, reason='Optuna sweeper not installed: pip install -e ".[optuna]"'
-)
+HAS_OPTUNA = importlib.util.find_spec("optuna") is not None
+needs_optuna = pytest.mark.skipif(not HAS_OPTUNA, reason='Optuna not installed: pip install -e ".[optuna]"')
 
 
 def fail_once(tmp_path: Path) -> list[str]:
@@ -35,8 +33,9 @@ def train_cli(tmp_path: Path, data_dir: Path, *overrides: str, check: bool = Tru
     return run_cli("train.py", *args, data_dir=data_dir, check=check, timeout=timeout)
 
 
-def the_sweep(tmp_path: Path, task_name: str = "debug") -> Path:
-    (sweep,) = (tmp_path / task_name / "multiruns").iterdir()
+def the_sweep(tmp_path: Path, task_name: str = "debug", kind: str = "multiruns") -> Path:
+    """The one sweep folder under tmp_path: a multirun's, or (kind="searches") an Optuna study's."""
+    (sweep,) = (tmp_path / task_name / kind).iterdir()
     return sweep
 
 
@@ -220,7 +219,8 @@ def test_optuna_search_records_a_failing_trial_and_reports_the_best(tmp_path, da
         "debug=fdr",
     ]
     result = train_cli(tmp_path, data_dir, *overrides, *fail_once(tmp_path))
-    sweep = the_sweep(tmp_path)
+    sweep = the_sweep(tmp_path, kind="searches")
+    assert sweep.name == "debug-diabetes_optuna"  # the study's folder: <task_name>-<search config>
     best = OmegaConf.load(sweep / "optimization_results.yaml")
     rows = read_summary(sweep)
     assert [r["status"] for r in rows] == ["ok", "ok", "failed"]
@@ -238,6 +238,7 @@ def test_optuna_direction_follows_the_optimized_metric(search):
     cfg = compose_config("train", f"hparams_search={search}", hydra_config=True)
     expected = {"val/loss": ("min", "minimize"), "val/acc": ("max", "maximize")}[cfg.optimized_metric]
     assert (cfg.optimized_metric_mode, cfg.hydra.sweeper.direction) == expected
+    assert cfg.hydra.sweeper._target_.endswith("LitlabOptunaSweeper")
 
 
 # --- bad input ----------------------------------------------------------------------------------
@@ -256,7 +257,7 @@ BAD_OPTIONS = [
 BAD_OPTUNA_OPTIONS = [
     (
         ["hparams_search=diabetes_optuna", "hydra.sweeper.n_trialz=3"],
-        ["Key 'n_trialz' not in 'OptunaSweeperConf'"],
+        ["Key 'n_trialz' not in 'LitlabOptunaSweeperConf'"],
     ),
     (
         ["hparams_search=diabetes_optuna", "optimized_metric_mode=best"],

@@ -45,11 +45,13 @@ from litlab.runs.resume import (
 from litlab.runs.status import (
     RunInterrupted,
     in_multirun,
+    is_trial_pruned,
     read_status,
     record_failure,
     stop_at_batch_boundary,
     sweeper_value,
 )
+from litlab.runs.trial import search_trial
 from litlab.runtime.cli import explains_completion
 from litlab.runtime.console import set_up_console
 from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
@@ -83,6 +85,7 @@ def train(cfg: DictConfig) -> float | None:
 
         set_up_console(cfg.get("verbose", False))
         check_config(cfg)
+        trial = search_trial(cfg)  # a trial of a search with a pruner: it reports to its study
         draw_seed_if_unseeded(cfg)
         L.seed_everything(cfg.seed, workers=True)
 
@@ -115,7 +118,8 @@ def train(cfg: DictConfig) -> float | None:
             if fold_dir is not None and checkpoint_path is None and not fold_plan.test_only:
                 shutil.rmtree(fold_dir, ignore_errors=True)  # a fold begun afresh begins in an empty folder
             model = instantiate(cfg.model)
-            trainer = build_trainer(fold_cfg, config, model_summary=shows_model_summary(cfg, n))
+            pruning = [trial.callback()] if trial and not cv else []  # under cv: between folds, below
+            trainer = build_trainer(fold_cfg, config, shows_model_summary(cfg, n), pruning)
             run.trainer = record.trainer = trainer
             if fold is not None:
                 check_one_process(trainer, cfg)
@@ -137,6 +141,8 @@ def train(cfg: DictConfig) -> float | None:
                     cv.add_tested(fold, metrics, trainer, model, datamodule, cfg.from_data.class_names,
                                   record.details.get("fit"))  # fmt: skip
                     record.finish()
+                    if trial:
+                        trial.after_fold(n, cv.values(cfg.optimized_metric))
                     tested = (f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test/"))
                     log.info("%s (%d of %d): %s", fold.name, n + 1, len(folds), ", ".join(tested))
                 if trainer.is_global_zero:
@@ -244,14 +250,17 @@ def shows_model_summary(cfg: DictConfig, fold_number: int) -> bool:
     return fold_number == 0 and (not in_multirun() or HydraConfig.get().job.num == 0)
 
 
-def build_trainer(cfg: DictConfig, config: dict[str, Any], model_summary: bool = True):
-    """The Trainer with the configured callbacks and loggers, refused when it would train nothing."""
+def build_trainer(
+    cfg: DictConfig, config: dict[str, Any], model_summary: bool = True, extra: list[Any] | None = None
+):
+    """The Trainer with the configured callbacks (and `extra` ones) and loggers, refused when it would
+    train nothing."""
     from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 
     from litlab.checkpoints.contents import RunState
 
     loggers = instantiate_each(cfg.get("logger"))
-    callbacks = [*instantiate_each(cfg.get("callbacks")), RunState(config)]
+    callbacks = [*instantiate_each(cfg.get("callbacks")), RunState(config), *(extra or [])]
     # Without a checkpoint callback of ours Lightning would add its own, into the logger's folder.
     checkpointing = any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
     quiet = {} if model_summary else {"enable_model_summary": False}
@@ -356,7 +365,8 @@ def main(cfg: DictConfig) -> float | None:
     (runtime/errors.py); other errors raise. In a multirun one failing job (a diverging learning
     rate, a combination that does not fit in memory) must not end the sweep: its folder says failed
     (error.txt holds the traceback), and the sweeper gets None; the sweep summary lists it as
-    failed. SIGINT or SIGTERM ends the run, or the whole sweep, with exit code 130 or 143.
+    failed; a search trial its pruner stopped (runs/trial.py) returns None too, its folder says pruned.
+    SIGINT or SIGTERM ends the run, or the whole sweep, with exit code 130 or 143.
     """
     with errors_in_one_line():  # a single run's user error: one line (a sweep's job: below)
         try:
@@ -372,6 +382,9 @@ def main(cfg: DictConfig) -> float | None:
         except Exception as error:
             if not in_multirun():
                 raise
+            if is_trial_pruned(error):  # its folder says pruned, its study knows
+                log.info("Trial %s", error)
+                return None
             if isinstance(error, RunFolderInUse):
                 log.error("Job not run: %s", error)
                 return None

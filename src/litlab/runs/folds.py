@@ -220,6 +220,10 @@ class CrossValidationResults:
         self.rows.extend(rows)
         self.class_names = list(class_names)
 
+    def values(self, name: str) -> list[float]:
+        """The folds' values of metric `name` so far, in fold order."""
+        return [metrics[name] for metrics in self.per_fold.values() if name in metrics]
+
     def write_pooled_report(self) -> None:
         """The confusion matrix and classification report of every out-of-fold prediction (each row once
         per repeat), in the run folder beside each fold's own."""

@@ -1,7 +1,8 @@
 """A run folder's names, and how a run gets its folder: a new one of its own, or the one it resumes.
 
     <runs dir>/<YYYY-MM-DD_HH-MM-SS-mmm>/   a single run (a sweep: <sweep dir>/<job number>_<swept values>/,
-                                            e.g. 0_lr=0.003,seed=1: `job_folder_name`)
+                                            e.g. 0_lr=0.003,seed=1: `job_folder_name`; a search's sweep
+                                            dir is its study's, searches/<study_name>: `sweep_folder`)
         status.json       how the run ended (runs/status.py), written first and last
         metrics.json      final metrics of a finished run
         config.yaml       the resolved config, sizes from the data included
@@ -121,6 +122,14 @@ def run_folder(ckpt_path: str | None, runs_dir: str) -> str:
         if run is not None:
             return str(run)
     return str(claim_new_folder(runs_dir))
+
+
+def sweep_folder(task_dir: str, study_name: str | None) -> str:
+    """A sweep's folder: a search's own, `<task dir>/searches/<study_name>` (the same command again finds
+    it, and its study resumes), or else a new one under `<task dir>/multiruns/`."""
+    if study_name:
+        return str(Path(task_dir) / "searches" / SAFE.sub("-", str(study_name)))
+    return str(claim_new_folder(Path(task_dir) / "multiruns"))
 
 
 # Overrides that say where or how a job runs, not what it is: never in its folder's name (a resumed job,

@@ -1,9 +1,10 @@
-"""A run's life in its folder: `running` when it starts, then `ok`, `failed` or `interrupted`.
+"""A run's life in its folder: `running` when it starts, then `ok`, `failed`, `interrupted` or `pruned`.
 
 Every way out of the task goes through `run_lifecycle`, so no folder is left saying less than it should:
 a finished run writes its metrics and then `ok`; an exception writes error.txt and `failed`; SIGINT or
 SIGTERM writes `interrupted` with the epochs done (last.ckpt stays, so `ckpt_path=last` resumes it)
-and the process exits 130 or 143. A folder that holds an earlier run (a resume) is written only once
+and the process exits 130 or 143; a search trial stopped by its pruner writes `pruned` with why (its
+epoch, its last value: runs/trial.py). A folder that holds an earlier run (a resume) is written only once
 the resume is accepted (`begin()`): a refused one leaves that run's record as it was.
 """
 
@@ -22,6 +23,7 @@ from litlab.runs.status import (
     RunInterrupted,
     in_multirun,
     is_lightning_sigterm,
+    is_trial_pruned,
     record_failure,
     signals_interrupt,
     stop_signal,
@@ -152,6 +154,8 @@ def run_lifecycle(run_dir: Path, resuming: bool = False) -> Iterator[RunRecord]:
         )  # fmt: skip
         raise
     except Exception as error:
-        if record.owns_folder():
+        if record.owns_folder() and is_trial_pruned(error):
+            record.write("pruned", reason=str(error), epochs=getattr(error, "epochs", record.epochs_done()))
+        elif record.owns_folder():
             record_failure(run_dir, error, **record.details)
         raise

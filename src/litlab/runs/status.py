@@ -1,4 +1,5 @@
-"""How a run ended, in `status.json`: running, ok, failed or interrupted, written atomically.
+"""How a run ended, in `status.json`: running, ok, failed, interrupted or pruned (a search trial its
+pruner stopped: runs/trial.py), written atomically.
 
 `running` is written when the task starts and replaced when it ends, so a folder still saying running
 after its process is gone was killed (SIGKILL, a node failure). Light: no torch.
@@ -25,7 +26,7 @@ from litlab.runtime.ranks import is_rank_zero, process_rank
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("running", "ok", "failed", "interrupted")
+STATUSES = ("running", "ok", "failed", "interrupted", "pruned")
 
 
 class RunInterrupted(BaseException):
@@ -67,6 +68,11 @@ def stop_at_batch_boundary(trainer: Any) -> Iterator[None]:
 def stop_signal() -> int:
     """The signal that stopped the last fit (SIGTERM when Lightning stopped it for its own reasons)."""
     return _stop_signal or signal.SIGTERM
+
+
+def is_trial_pruned(error: BaseException) -> bool:
+    """Optuna's TrialPruned (a search's pruner stopped this trial), named: no optuna import here."""
+    return type(error).__name__ == "TrialPruned"
 
 
 def is_lightning_sigterm(error: BaseException) -> bool:
@@ -163,8 +169,8 @@ def in_multirun() -> bool:
 def sweeper_value(value: float | None) -> float | None:
     """The value handed back to the sweeper; nan (a diverged run) becomes None, a failed trial.
 
-    None rather than nan: the Optuna sweeper (hydra-optuna-sweeper 1.3 on optuna 2.x) stops the
-    whole search on a nan, while a value that is not a number only marks that trial FAIL.
+    None rather than nan: litlab's sweeper marks that trial FAIL, as Optuna would for a nan, and
+    every other sweeper knows None as a job without a value.
     """
     if value is not None and math.isnan(value):
         log.warning("The optimized metric is nan: the sweeper records this job as failed.")

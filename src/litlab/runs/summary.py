@@ -5,7 +5,8 @@
 A Hydra callback (registered in conf/hydra/default.yaml) writes them when the sweep ends; for a sweep
 still running on a cluster, or whose launching process died, run `python -m litlab.runs.summary DIR`.
 Each job dir holds `.hydra/overrides.yaml` and its `status.json` (runs/status.py): ok (with
-metrics.json), failed (with error.txt), interrupted (SIGINT/SIGTERM; resumable), or still running; a
+metrics.json), failed (with error.txt), interrupted (SIGINT/SIGTERM; resumable), pruned (a search trial
+its pruner stopped: listed apart, with where and at what value), or still running; a
 job that says running when the sweep is over, or has no status yet, is incomplete (killed, or waiting
 to be requeued). Light: no torch.
 """
@@ -35,7 +36,7 @@ from litlab.runtime.objective import MODES, metric_mode, objective_problem
 log = logging.getLogger(__name__)
 
 DIFFERENCE = "difference: it minus the best; verdict at p < 0.05"
-STATUS_ORDER = {"ok": 0, "interrupted": 1, "incomplete": 2, "failed": 3}  # failed rows last
+STATUS_ORDER = {"ok": 0, "pruned": 1, "interrupted": 2, "incomplete": 3, "failed": 4}  # failed rows last
 
 
 @dataclass
@@ -43,10 +44,11 @@ class Job:
     """One job of a sweep, as its folder tells it."""
 
     name: str  # its folder relative to the sweep dir: "0", "1", ...
-    status: str  # ok / interrupted / incomplete / failed
+    status: str  # ok / pruned / interrupted / incomplete / failed
     overrides: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""  # first line of error.txt: "Type: message"
+    pruned: str = ""  # a pruned trial's status.json reason: where its pruner stopped it, its last value
     config: dict[str, Any] | None = None  # a finished job's resolved config.yaml (seed, data, cv), if any
     per_fold: dict[str, dict[str, float]] = field(default_factory=dict)  # a CV job's metric -> fold -> value
 
@@ -67,8 +69,9 @@ def read_job(folder: Path, sweep_dir: Path) -> Job:
         job.config, job.per_fold = read_config(folder), read_fold_metrics(folder)
     elif status == "failed" and error.exists():
         job.status, job.error = "failed", error.read_text().partition("\n")[0]
-    elif status == "interrupted":
-        job.status = "interrupted"
+    elif status in ("interrupted", "pruned"):
+        job.status = status
+        job.pruned = record.get("reason", "") if status == "pruned" else ""
     return job
 
 
@@ -125,10 +128,12 @@ def to_csv(jobs: list[Job], metric: str | None) -> str:
     keys, names = columns(jobs, metric)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["job", "status", *keys, *names, "error"])
+    pruned = ["pruned"] if any(job.pruned for job in jobs) else []
+    writer.writerow(["job", "status", *keys, *names, "error", *pruned])
     for job in jobs:
         values = [repr(job.metrics[m]) if m in job.metrics else "" for m in names]
-        writer.writerow([job.name, job.status, *(job.overrides.get(k, "") for k in keys), *values, job.error])
+        row = [job.name, job.status, *(job.overrides.get(k, "") for k in keys), *values, job.error]
+        writer.writerow(row + ([job.pruned] if pruned else []))
     return out.getvalue()
 
 
@@ -227,7 +232,7 @@ def to_markdown(
     swept = varying(jobs, keys)
     common = [f"`{k}={jobs[0].overrides[k]}`" for k in keys if k not in swept]
     names = [m for m in names if m == metric or not m.startswith("train/")]
-    counts = ", ".join(f"{sum(j.status == s for j in jobs)} {s}" for s in STATUS_ORDER)
+    counts = status_counts(jobs)
     order = f"best first by `{metric}` ({mode})" if metric else "in job order"
     lines = [f"# Sweep summary: `{sweep_dir}`", "", f"{len(jobs)} jobs ({counts}), {order}.", ""]
     lines += [text for line in best or [] for text in (line, "")]
@@ -238,11 +243,32 @@ def to_markdown(
         lines += ["## Jobs", ""]
     header = ["job", "status", *swept, *names] + (["error"] if any(j.error for j in jobs) else [])
     rows = []
-    for job in jobs:
+    for job in (j for j in jobs if j.status != "pruned"):
         cells = [job.name, job.status, *(short(job.overrides.get(k, "")) for k in swept)]
         cells += [f"{job.metrics[m]:.4g}" if m in job.metrics else "" for m in names]
         rows.append(cells + ([job.error] if "error" in header else []))
-    return "\n".join(lines + table(header, rows)) + "\n"
+    return "\n".join(lines + table(header, rows) + pruned_markdown(jobs, swept)) + "\n"
+
+
+def pruned_markdown(jobs: list[Job], swept: list[str]) -> list[str]:
+    """summary.md's pruned trials, apart from the jobs: stopped before their test, so with no metrics."""
+    pruned = [job for job in jobs if job.status == "pruned"]
+    if not pruned:
+        return []
+    text = (
+        f"{len(pruned)} trial{'s' if len(pruned) > 1 else ''} stopped by the search's pruner, in job order: "
+        "no test, so no metrics; the study keeps the last value each reported (optimization_results.yaml), "
+        "TensorBoard their curves up to there."
+    )
+    rows = [[j.name, *(short(j.overrides.get(k, "")) for k in swept), j.pruned] for j in pruned]
+    rows.sort(key=lambda row: natural_key(row[0]))
+    return ["", "## Pruned trials", "", text, "", *table(["job", *swept, "pruned"], rows)]
+
+
+def status_counts(jobs: list[Job]) -> str:
+    """`4 ok, 0 interrupted, 1 incomplete, 1 failed` (pruned too, when a search pruned any)."""
+    shown = [s for s in STATUS_ORDER if s != "pruned" or any(j.status == s for j in jobs)]
+    return ", ".join(f"{sum(j.status == s for j in jobs)} {s}" for s in shown)
 
 
 def best_lines(
@@ -300,7 +326,7 @@ def write_summary(
     best = best_lines(jobs, configs, metric, mode, monitor)
     write_text_atomic(sweep_dir / "summary.md", to_markdown(jobs, metric, mode, sweep_dir, configs, best))
     write_experiments(sweep_dir, log_dir)
-    counts = ", ".join(f"{sum(j.status == s for j in jobs)} {s}" for s in STATUS_ORDER)
+    counts = status_counts(jobs)
     log.info("Sweep summary (%d jobs: %s): %s and summary.md", len(jobs), counts, sweep_dir / "summary.csv")
     for line in best:
         log.info(line)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from litlab.runs.layout import claim_new_folder, job_folder_name, run_folder, swept_keys
+from litlab.runs.layout import claim_new_folder, job_folder_name, run_folder, sweep_folder, swept_keys
 from litlab.runtime.objective import metric_mode, optuna_direction
 
 # src/litlab/runtime/resolvers.py -> the checkout that holds conf/, data/ and logs/.
@@ -38,6 +38,7 @@ def register_resolvers() -> None:
     # into every job config of a sweep, so all jobs see the same sweep folder).
     OmegaConf.register_new_resolver("job_folder", job_folder, replace=True)
     OmegaConf.register_new_resolver("run_folder", run_folder, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("sweep_folder", sweep_folder, replace=True, use_cache=True)
     OmegaConf.register_new_resolver(
         "new_folder", lambda parent: str(claim_new_folder(parent)), replace=True, use_cache=True
     )

@@ -1,0 +1,212 @@
+"""A search's Optuna study: where it is stored, its sampler and pruner by name, opening it (new, or resumed
+with the same direction and search space), the trials a dead search left running, and its results.
+
+The sweeper (hydra_plugins/litlab_optuna_sweeper) and every trial process (runs/trial.py) open the
+study through these functions, so both find the same storage and build the same pruner (Optuna keeps
+neither the sampler nor the pruner in storage). Light: optuna is imported when a study is opened.
+
+    <sweep dir> = logs/<task_name>/searches/<study_name>/
+        study.journal               the study (Optuna's journal file: safe for many processes, no server)
+        <trial number>_<values>/    each trial's run folder
+        optimization_results.yaml   the best trial, and the trials by how they ended
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from litlab.runs.status import is_live
+
+log = logging.getLogger(__name__)
+
+JOURNAL_FILE = "study.journal"
+RESULTS_FILE = "optimization_results.yaml"
+SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "gp": "GPSampler", "qmc": "QMCSampler"}
+PRUNERS = {
+    "none": "NopPruner",
+    "median": "MedianPruner",
+    "successive_halving": "SuccessiveHalvingPruner",
+    "hyperband": "HyperbandPruner",
+}
+# Trial attributes litlab keeps in the study.
+SPACE_ATTR = "litlab:search_space"  # the study's: its search space as written, to refuse a changed one
+OWNER_ATTR = "litlab:sweeper"  # a trial's: host and pid of the search that asked for it
+CUT_OFF_ATTR = "litlab:cut_off"  # a trial's: its search died while it ran; its slot was sampled again
+
+
+def storage_url(storage: str | None, sweep_dir: str | Path) -> str:
+    """The study's storage: a database URL as given (sqlite:///..., postgresql://...), a journal file's
+    path as given, or by default the journal file in the sweep dir."""
+    return str(storage) if storage else str(Path(sweep_dir) / JOURNAL_FILE)
+
+
+def open_storage(url: str) -> Any:
+    """The Optuna storage behind `url`, refused with the fix when it cannot be written."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    what = f"hydra.sweeper.storage={url}"
+    if "://" in url:
+        if url.startswith("sqlite:///"):
+            check_writable(Path(url.removeprefix("sqlite:///")), what)
+        return optuna.storages.RDBStorage(url)
+    check_writable(Path(url), what)
+    return JournalStorage(JournalFileBackend(url))
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Create the file's folder and open the file for appending, or say why that cannot be done."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a"):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"{what}: the study cannot be written there ({type(error).__name__}: {error.strerror or error}); "
+            "give a writable file path (a journal file), a database URL such as sqlite:////abs/path.db or "
+            "postgresql://user@host/db, or null for <sweep dir>/study.journal"
+        ) from error
+
+
+def by_name(kind: str, names: dict[str, str], name: str, args: dict[str, Any], **given: Any) -> Any:
+    """An Optuna sampler or pruner from its litlab name and its arguments (`args`: each one's by name;
+    `given`: passed when it takes them, the seed), checked."""
+    import optuna
+
+    option = f"hydra.sweeper.{kind}"
+    if name not in names:
+        raise ValueError(f"{option}={name!r} is not one litlab knows; pick one of {', '.join(names)}")
+    strangers = sorted(set(args or {}) - set(names))
+    if strangers:
+        raise ValueError(
+            f"{option}_args.{strangers[0]}: {option}_args holds each {kind}'s arguments by its name "
+            f"({', '.join(names)}), e.g. {option}_args.{next(iter(names.keys() - {'none'}))}.<argument>=..."
+        )
+    args = dict((args or {}).get(name) or {})
+    cls = getattr(getattr(optuna, f"{kind}s"), names[name])
+    accepted = [p for p in inspect.signature(cls).parameters if p not in ("self", "constraints_func")]
+    unknown = sorted(set(args) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"{option}_args.{name}.{unknown[0]}: {name} ({cls.__name__}) takes no argument {unknown[0]!r}; "
+            f"it takes {', '.join(accepted) or 'none'}"
+        )
+    args.update({k: v for k, v in given.items() if k in accepted})
+    return cls(**args)
+
+
+def make_sampler(name: str, seed: int | None, args: dict[str, Any]) -> Any:
+    """The sampler `name` (tpe, random, gp, qmc), seeded."""
+    return by_name("sampler", SAMPLERS, name, args, seed=seed)
+
+
+def make_pruner(name: str, args: dict[str, Any]) -> Any:
+    """The pruner `name` (median, successive_halving, hyperband, none) with its arguments."""
+    return by_name("pruner", PRUNERS, name, args)
+
+
+def open_study(
+    name: str, storage: Any, direction: str, space: dict[str, str], sampler: Any = None, pruner: Any = None
+) -> Any:
+    """The study `name` in `storage`: created, or loaded when it exists (a resume), refused when it was
+    made with the other direction or another search space (`space`: key -> grammar as written)."""
+    import optuna
+
+    existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}.get(name)
+    if existing is not None:
+        stored = existing.direction.name.lower()
+        if stored != direction:
+            raise ValueError(
+                f"study {name!r} exists in {storage_where(storage)} and was made to {stored}; this search "
+                f"would {direction} (optimized_metric_mode). Give another hydra.sweeper.study_name, or "
+                "the optimized_metric the study was made with"
+            )
+        check_same_space(name, existing.user_attrs.get(SPACE_ATTR), space)
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction=direction, sampler=sampler, pruner=pruner,
+        load_if_exists=True,
+    )  # fmt: skip
+    if existing is None:
+        study.set_user_attr(SPACE_ATTR, space)
+    return study
+
+
+def check_same_space(name: str, stored: dict[str, str] | None, space: dict[str, str]) -> None:
+    """A resumed study must search what it searched: its trials would otherwise mislead the sampler."""
+    if stored is None:
+        return
+    for key in sorted(set(stored) | set(space)):
+        before, now = stored.get(key), space.get(key)
+        if before != now:
+            was = f"it was {before}" if before else "it was not searched"
+            is_now = f"now {now}" if now else "now it is not searched"
+            raise ValueError(
+                f"study {name!r}: its search space changed at {key} ({was}, {is_now}). Resume with the "
+                "search space it was made with, or give a new hydra.sweeper.study_name for the new one"
+            )
+
+
+def storage_where(storage: Any) -> str:
+    """Where a storage keeps its study, for messages."""
+    backend = getattr(storage, "_backend", None)
+    return str(getattr(backend, "_file_path", None) or getattr(storage, "url", None) or storage)
+
+
+def owner() -> dict[str, Any]:
+    """This search process, as status.json names a run's process (runs/status.is_live reads both)."""
+    return {"status": "running", "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def cut_off_stale_trials(study: Any) -> list[int]:
+    """Trials left running by a search that is gone (SIGKILL, a lost node): marked failed and cut off,
+    so their slots are sampled again; a live search's trials are left to it. Their numbers."""
+    from optuna.trial import TrialState
+
+    stale = [
+        t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if not is_live(t.user_attrs.get(OWNER_ATTR) or {})
+    ]  # fmt: skip
+    for trial in stale:
+        study._storage.set_trial_user_attr(trial._trial_id, CUT_OFF_ATTR, True)
+        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    return [t.number for t in stale]
+
+
+def counted(study: Any) -> int:
+    """Trials that count towards n_trials: all but those cut off by their search's death."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if not cut_off(t))
+
+
+def results(study: Any, storage: str) -> dict[str, Any]:
+    """optimization_results.yaml: the best trial, then the trials by how they ended."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    ended = {
+        "complete": [t.number for t in trials if t.state == TrialState.COMPLETE],
+        "pruned": [t.number for t in trials if t.state == TrialState.PRUNED],
+        "failed": [t.number for t in trials if t.state == TrialState.FAIL and not cut_off(t)],
+        "cut_off": [t.number for t in trials if cut_off(t)],
+    }
+    out: dict[str, Any] = {"name": "litlab_optuna", "study_name": study.study_name, "storage": storage}
+    out["direction"] = study.direction.name.lower()
+    if ended["complete"]:
+        best = study.best_trial
+        out.update(best_trial=best.number, best_value=best.value, best_params=best.params)
+    out["n_trials"] = {k: len(v) for k, v in ended.items()}
+    out["trials"] = ended
+    out["pruned"] = [
+        {"trial": t.number, "step": t.last_step, "value": t.intermediate_values[t.last_step]}
+        for t in trials if t.state == TrialState.PRUNED and t.last_step is not None
+    ]  # fmt: skip
+    return out
+
+
+def cut_off(trial: Any) -> bool:
+    """Whether a trial was cut off by its search's death (and its slot sampled again)."""
+    return bool(trial.user_attrs.get(CUT_OFF_ATTR))
