@@ -38,6 +38,13 @@ def write_test_table(path: Path, rows: int, columns: int, seed: int = 0) -> None
 
 
 def peak_bytes() -> int:
+    """This process's peak resident memory. Linux's VmHWM starts afresh at exec; ru_maxrss does not (it
+    keeps the parent's peak at fork: run from scripts/benchmark.py, with MNIST loaded, it showed 0 growth)."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
 
 

@@ -166,4 +166,6 @@ def test_a_200k_by_50_csv_sets_up_within_3x_its_feature_matrix(tmp_path):
     result = json.loads(done.stdout)
     print(result)
     assert result["rows"] == 200_000
-    assert result["peak_bytes"] <= 3 * result["matrix_bytes"], result
+    # The growth holds the matrix itself at least: a measurement that saw none (ru_maxrss keeps the
+    # parent's peak across exec) would pass any bound.
+    assert result["matrix_bytes"] <= result["peak_bytes"] <= 3 * result["matrix_bytes"], result
