@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from matplotlib.image import imread
 
-from litlab.callbacks.classification_report import write_report
+from litlab.callbacks.classification_report import confusion_figure, write_report
 from litlab.callbacks.publish import titled
 from litlab.runs.layout import run_title
 
@@ -16,8 +16,10 @@ def test_the_confusion_matrix_and_report_carry_the_title_and_the_class_names(tmp
     table = ["data=table", "data.path=/w/wine.csv", "task_name=wine", "monitor.metric=val/acc", "cv.folds=5"]
     assert run_title("wine", table, None) == "wine: data=table, folds=5, metric=val/acc"  # no path, no name
     confusion = torch.tensor([[40, 13], [9, 90]])
-    markdown, figure = write_report(tmp_path, confusion, ["diabetes", "no diabetes"], title)
+    markdown, png = write_report(tmp_path, confusion, ["diabetes", "no diabetes"], title)
     assert markdown.startswith(f"**{title}**\n") and "| no diabetes | " in markdown
+    assert png == (tmp_path / "confusion_matrix.png").read_bytes()  # what TensorBoard gets too
+    figure = confusion_figure(confusion, ["diabetes", "no diabetes"], title)
     assert figure._suptitle.get_text() == title
     ax = figure.axes[0]
     for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):  # the classes by name on both axes

@@ -22,6 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import litlab  # noqa: F401  (registers the config resolvers)
+from litlab.population.run import vectorize_requested
 from litlab.runs.files import read_metrics, write_config, write_metrics
 from litlab.runs.folds import (
     CrossValidationResults,
@@ -56,6 +57,7 @@ from litlab.runtime.cli import explains_completion
 from litlab.runtime.console import set_up_console
 from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
 from litlab.runtime.errors import errors_in_one_line
+from litlab.runtime.groups import instantiate_each
 from litlab.runtime.logging import log_hparams
 from litlab.runtime.objective import check_objective
 from litlab.runtime.ranks import is_rank_zero, launched_by_ddp
@@ -85,6 +87,7 @@ def train(cfg: DictConfig) -> float | None:
 
         set_up_console(cfg.get("verbose", False))
         check_config(cfg)
+        vectorized = vectorize_requested(cfg)
         trial = search_trial(cfg)  # a trial of a search with a pruner: it reports to its study
         draw_seed_if_unseeded(cfg)
         L.seed_everything(cfg.seed, workers=True)
@@ -101,53 +104,16 @@ def train(cfg: DictConfig) -> float | None:
         folds = datamodule.folds(cfg.cv.folds, cfg.cv.repeats) if cv else [None]
         if cv:
             run.details.update(cv=cv_settings(cfg), folds_total=len(folds))
-        for n, fold in enumerate(folds):
-            fold_cfg, fold_plan, record, fit_before, fold_dir = cfg, plan, run, earlier or {}, None
-            if fold is not None:  # this fold's rows (preprocessing refitted), own folder, status and seed
-                fold_dir = cv.fold_dir(fold.name)
-                fold_plan = plan_fold(fold_dir) if plan.continue_folds else ResumePlan()
-                if fold_plan.finished:  # done by an earlier process of this run: kept
-                    cv.restore(fold, list(cfg.from_data.class_names))
-                    continue
-                datamodule.use_fold(fold)
-                fold_cfg = fold_config(cfg, fold_dir)
-                fit_before = read_status(fold_dir) or {}
-                record = RunRecord(fold_dir, resuming=False)
-                L.seed_everything(fold_seed(cfg.seed, n), workers=True, verbose=False)
-            checkpoint_path = check_resumable(fold_plan, config, cfg, fold_dir)
-            if fold_dir is not None and checkpoint_path is None and not fold_plan.test_only:
-                shutil.rmtree(fold_dir, ignore_errors=True)  # a fold begun afresh begins in an empty folder
-            model = instantiate(cfg.model)
-            pruning = [trial.callback()] if trial and not cv else []  # under cv: between folds, below
-            trainer = build_trainer(fold_cfg, config, shows_model_summary(cfg, n), pruning)
-            run.trainer = record.trainer = trainer
-            if fold is not None:
-                check_one_process(trainer, cfg)
-                run.details.update(fold=fold.name, folds_done=n)
-                record.begin()
-            run.begin()  # the checks are passed: from here on the folder records this run (and fold)
+        if vectorized:  # every fold at once, as one population (litlab.population)
+            from litlab.population.run import train_population
 
-            with ddp_ranks_for_this_job(trainer.world_size):
-                if fold_plan.test_only:  # stopped after its fit ended: what is left is the test
-                    kept = (*FIT_SUMMARY, "fit")
-                    record.details.update({k: fit_before[k] for k in kept if k in fit_before})
-                    metrics = validate_and_test(trainer, model, datamodule, fold_plan.checkpoint, not cv)
-                    metrics.update(fit_before.get("train_metrics", {}))
-                else:
-                    metrics = fit_and_test(
-                        trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, record, not cv
-                    )
-                if cv:  # the best checkpoint's outputs on the fold's test rows: out-of-fold predictions
-                    cv.add_tested(fold, metrics, trainer, model, datamodule, cfg.from_data.class_names,
-                                  record.details.get("fit"))  # fmt: skip
-                    record.finish()
-                    if trial:
-                        trial.after_fold(n, cv.values(cfg.optimized_metric))
-                    tested = (f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test/"))
-                    log.info("%s (%d of %d): %s", fold.name, n + 1, len(folds), ", ".join(tested))
-                if trainer.is_global_zero:
-                    log_hparams(trainer.loggers, cfg, run.overrides, metrics, trainer.global_step)
-
+            trainer = train_population(
+                cfg, config, datamodule, folds, cv, run, plan, shows_model_summary(cfg, 0)
+            )
+        else:
+            trainer, metrics = train_each_fold(
+                cfg, config, datamodule, folds, cv, run, plan, earlier or {}, trial
+            )
         if cv:  # the means (and their spread, in metrics.json) over the folds
             metrics = cv.write(cfg.get("optimized_metric"))
             if is_rank_zero():  # the run's own loggers: its CV means beside each fold's run
@@ -169,6 +135,64 @@ def train(cfg: DictConfig) -> float | None:
             run.finish()
             log.info("Run dir: %s (%s)", run_dir, written(run_dir))
     return value
+
+
+def train_each_fold(
+    cfg: DictConfig, config: dict[str, Any], datamodule: Any, folds: list[Any], cv: Any, run: RunRecord,
+    plan: ResumePlan, earlier: dict[str, Any], trial: Any,
+) -> tuple[Any, dict[str, float]]:  # fmt: skip
+    """Fit and test each fold in turn (without cv the one split, in the run folder itself); returns the
+    last trainer and the last fold's metrics."""
+    import lightning as L
+
+    trainer, metrics = None, {}
+    for n, fold in enumerate(folds):
+        fold_cfg, fold_plan, record, fit_before, fold_dir = cfg, plan, run, earlier or {}, None
+        if fold is not None:  # this fold's rows (preprocessing refitted), own folder, status and seed
+            fold_dir = cv.fold_dir(fold.name)
+            fold_plan = plan_fold(fold_dir) if plan.continue_folds else ResumePlan()
+            if fold_plan.finished:  # done by an earlier process of this run: kept
+                cv.restore(fold, list(cfg.from_data.class_names))
+                continue
+            datamodule.use_fold(fold)
+            fold_cfg = fold_config(cfg, fold_dir)
+            fit_before = read_status(fold_dir) or {}
+            record = RunRecord(fold_dir, resuming=False)
+            L.seed_everything(fold_seed(cfg.seed, n), workers=True, verbose=False)
+        checkpoint_path = check_resumable(fold_plan, config, cfg, fold_dir)
+        if fold_dir is not None and checkpoint_path is None and not fold_plan.test_only:
+            shutil.rmtree(fold_dir, ignore_errors=True)  # a fold begun afresh begins in an empty folder
+        model = instantiate(cfg.model)
+        pruning = [trial.callback()] if trial and not cv else []  # under cv: between folds, below
+        trainer = build_trainer(fold_cfg, config, shows_model_summary(cfg, n), pruning)
+        run.trainer = record.trainer = trainer
+        if fold is not None:
+            check_one_process(trainer, cfg)
+            run.details.update(fold=fold.name, folds_done=n)
+            record.begin()
+        run.begin()  # the checks are passed: from here on the folder records this run (and fold)
+
+        with ddp_ranks_for_this_job(trainer.world_size):
+            if fold_plan.test_only:  # stopped after its fit ended: what is left is the test
+                kept = (*FIT_SUMMARY, "fit")
+                record.details.update({k: fit_before[k] for k in kept if k in fit_before})
+                metrics = validate_and_test(trainer, model, datamodule, fold_plan.checkpoint, not cv)
+                metrics.update(fit_before.get("train_metrics", {}))
+            else:
+                metrics = fit_and_test(
+                    trainer, model, datamodule, checkpoint_path, cfg.monitor.metric, record, not cv
+                )
+            if cv:  # the best checkpoint's outputs on the fold's test rows: out-of-fold predictions
+                cv.add_tested(fold, metrics, trainer, model, datamodule, cfg.from_data.class_names,
+                              record.details.get("fit"))  # fmt: skip
+                record.finish()
+                if trial:
+                    trial.after_fold(n, cv.values(cfg.optimized_metric))
+                tested = (f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test/"))
+                log.info("%s (%d of %d): %s", fold.name, n + 1, len(folds), ", ".join(tested))
+            if trainer.is_global_zero:
+                log_hparams(trainer.loggers, cfg, run.overrides, metrics, trainer.global_step)
+    return trainer, metrics
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -287,14 +311,6 @@ def check_trains_something(trainer) -> None:
             f"(e.g. {zero[0]}={'1.0' if 'limit' in zero[0] else '10'}); to test a trained model use "
             "`python eval.py ckpt_path=...`"
         )
-
-
-def instantiate_each(group: DictConfig | None) -> list[Any]:
-    """Instantiate every entry of a group such as `callbacks` or `logger`; null entries are off."""
-    if not group:
-        return []
-    built = (instantiate(entry) for entry in group.values() if entry and "_target_" in entry)
-    return [thing for thing in built if thing is not None]  # a factory may decline (progress_bar)
 
 
 def fit_and_test(

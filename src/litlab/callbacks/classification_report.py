@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from litlab.callbacks.publish import save_png, titled
+from litlab.callbacks.publish import add_png, save_png, titled
 from litlab.runtime.files import write_text_atomic
 from litlab.runtime.hparams import FINAL
 
@@ -52,7 +52,8 @@ def confusion_figure(confusion: torch.Tensor, names: Sequence[str], title: str =
     from matplotlib.figure import Figure  # deferred: matplotlib costs half a second to import
 
     size = max(4.0, 0.55 * len(names) + 2)
-    figure = Figure(figsize=(size, size), dpi=100)
+    # Laid out while it is drawn (once, by savefig): tight_layout() would draw it once more, each time.
+    figure = Figure(figsize=(size, size), dpi=100, layout="constrained")
     ax = figure.add_subplot()
     ax.imshow(confusion.numpy(), cmap="Blues")
     ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted class", ylabel="true class")
@@ -66,7 +67,6 @@ def confusion_figure(confusion: torch.Tensor, names: Sequence[str], title: str =
         strict=True,
     ):
         ax.text(j, i, str(count), ha="center", va="center", color="white" if count > threshold else "black")
-    figure.tight_layout()
     return titled(figure, title)
 
 
@@ -121,28 +121,30 @@ class ClassificationReport(Callback):
         if not trainer.is_global_zero:
             return
         names = class_names(trainer, len(confusion))
-        markdown, figure = write_report(Path(trainer.default_root_dir), confusion, names, self.title)
-        self.markdown = markdown
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                step = trainer.global_step
-                logger.experiment.add_figure(f"{FINAL}test/confusion_matrix", figure, step)
-                logger.experiment.add_text(f"{FINAL}test/classification_report", markdown, step)
+        self.markdown, png = write_report(Path(trainer.default_root_dir), confusion, names, self.title)
+        publish_report(trainer.loggers, self.markdown, png, trainer.global_step)
+
+
+def publish_report(loggers: list[Any], markdown: str, png: bytes, step: int) -> None:
+    """The confusion matrix image and the report's table in every TensorBoard logger."""
+    add_png(loggers, f"{FINAL}test/confusion_matrix", png, step)
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_text(f"{FINAL}test/classification_report", markdown, step)
 
 
 def write_report(
     run_dir: Path, confusion: torch.Tensor, names: Sequence[str], title: str = ""
-) -> tuple[str, Any]:
+) -> tuple[str, bytes]:
     """`confusion_matrix.png`, `confusion_matrix.csv` and `classification_report.md` in `run_dir`, each
     written atomically, from a (true x predicted) confusion matrix, titled `title`; returns the Markdown
-    and the figure."""
+    and the PNG."""
     markdown = report_markdown(per_class_report(confusion, names), confusion, title)
-    figure = confusion_figure(confusion, names, title)
-    save_png(figure, run_dir / "confusion_matrix.png")
+    png = save_png(confusion_figure(confusion, names, title), run_dir / "confusion_matrix.png")
     csv = ",".join(["true\\predicted", *names]) + "\n"
     csv += "".join(
         ",".join([name, *map(str, row)]) + "\n" for name, row in zip(names, confusion.tolist(), strict=True)
     )
     write_text_atomic(run_dir / "confusion_matrix.csv", csv)
     write_text_atomic(run_dir / "classification_report.md", markdown)
-    return markdown, figure
+    return markdown, png

@@ -39,7 +39,10 @@ def cv_settings(cfg: DictConfig) -> dict[str, int] | None:
     cv = cfg.get("cv")
     if cv is None or cv.get("folds") is None:
         return None
-    return {"folds": cv.folds, "repeats": cv.get("repeats", 1)}
+    settings = {"folds": cv.folds, "repeats": cv.get("repeats", 1)}
+    if cv.get("vectorize"):  # only when set: the runs from before it say the same
+        settings["vectorize"] = True
+    return settings
 
 
 def cv_enabled(cfg: DictConfig) -> bool:

@@ -18,10 +18,19 @@ HELD_BACK = ("test/",)  # logged as HParams metrics instead (~final/test/...), n
 
 
 class TensorBoardLogger(LightningTensorBoardLogger):
-    """Lightning's TensorBoardLogger without the `epoch` and test/* scalars (see the module docstring)."""
+    """Lightning's TensorBoardLogger without the `epoch` and test/* scalars (see the module docstring),
+    writing each call's scalars as one event: the values TensorBoard reads from `add_scalar`'s events
+    (`simple_value`), at a tenth of its cost per scalar, which a CV population pays 25 times per epoch."""
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         kept = {k: v for k, v in metrics.items() if k != "epoch" and not k.startswith(HELD_BACK)}
-        if kept:
-            super().log_metrics(kept, step)
+        if not kept:
+            return
+        if any(isinstance(v, Mapping) for v in kept.values()) or self._prefix:
+            super().log_metrics(kept, step)  # add_scalars' layout, or a prefix: Lightning's own way
+            return
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        values = [Summary.Value(tag=name, simple_value=float(value)) for name, value in kept.items()]
+        self.experiment._get_file_writer().add_summary(Summary(value=values), step)

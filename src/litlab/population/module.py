@@ -1,0 +1,169 @@
+"""The LightningModule of a population: K classifiers (one per CV fold) trained in one Lightning fit.
+
+Lightning runs the loop (epochs, the progress bar, last.ckpt and its resume, SIGTERM at a batch
+boundary); this module does per member what the sequential fold's module and callbacks do: a step on
+its own batch (manual optimization: one backward for all members, then an Adam step of the members that
+had a batch and still train), its train/ metrics of the epoch, its validation at the epoch's end, its
+best epoch and early stopping (population/stopping.py), its curves in its fold's own loggers, and its
+best weights. Validation runs here, on in-memory tensors, not in Lightning's evaluation loop: one
+forward of every member's validation rows at once.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from litlab.population.members import MemberBatches, MemberSplit
+from litlab.population.metrics import member_metrics
+from litlab.population.nets import StackedMLP
+from litlab.population.stopping import MemberStopping
+
+HISTORY_KEY = "litlab_population_history"  # per member: epoch -> its train/ metrics
+
+
+def per_member(values: dict[str, torch.Tensor]) -> list[dict[str, float]]:
+    """{name: (K,) values} -> each member's {name: value}."""
+    columns = {name: value.tolist() for name, value in values.items()}
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+class PopulationClassifier(L.LightningModule):
+    """Trains the stacked nets of K classifiers on their own folds; see the module docstring."""
+
+    def __init__(
+        self,
+        net: StackedMLP,
+        num_classes: int,
+        splits: dict[str, MemberSplit],
+        batches: MemberBatches,
+        optimizer: Callable[[Any], torch.optim.Optimizer],
+        stopping: MemberStopping,
+        monitor: str,
+        loggers: list[list[Any]],
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.net = net
+        self.best_net = copy.deepcopy(net).requires_grad_(False)  # each member's weights of its best epoch
+        self.num_classes = num_classes
+        self.binary = num_classes == 2
+        self.splits = splits
+        self.batches = batches
+        self.optimizer_factory = optimizer
+        self.stopping = stopping
+        self.monitor = monitor
+        self.member_loggers = loggers
+        members = net.members
+        self.register_buffer("stepped", torch.zeros(members, dtype=torch.long))  # optimizer steps per member
+        self.history: list[dict[int, dict[str, float]]] = [{} for _ in range(members)]
+        self.outputs: list[tuple[torch.Tensor, ...]] = []
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.net.parameters())
+
+    def train_dataloader(self) -> range:
+        """One item per epoch: `training_step` takes the epoch's steps of every member itself (Lightning's
+        per-batch hooks cost more than a population's optimizer step of these small nets)."""
+        return range(1)
+
+    def row_losses(self, logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-row losses (K, n) and class probabilities (K, n, classes), as Classifier computes them."""
+        if self.binary:
+            logit = logits[..., 0]
+            losses = F.binary_cross_entropy_with_logits(logit, y.to(logit.dtype), reduction="none")
+            p = torch.sigmoid(logit.float())
+            return losses, torch.stack([1 - p, p], dim=-1)
+        log_probs = F.log_softmax(logits, dim=-1)
+        return -log_probs.gather(-1, y[..., None])[..., 0], log_probs.exp()
+
+    def on_fit_start(self) -> None:
+        self.splits = {name: split.to(self.device) for name, split in self.splits.items()}
+
+    def training_step(self, batch: int, batch_idx: int) -> None:
+        """Every optimizer step of this epoch: each member on its own batch, those without one (its
+        fold has fewer rows, or it stopped) left as they are."""
+        index, valid = (t.to(self.device) for t in self.batches.epoch(self.current_epoch))
+        rows = self.splits["train"]
+        members = torch.arange(len(index), device=index.device)[:, None]
+        optimizer = self.optimizers().optimizer
+        self.outputs = []
+        for step in range(index.shape[1]):
+            has_batch = valid[:, step].any(1) & self.stopping.active
+            weight = valid[:, step] & has_batch[:, None]
+            targets = rows.y[members, index[:, step]]
+            losses, probabilities = self.row_losses(self.net(rows.x[members, index[:, step]]), targets)
+            sizes = weight.sum(1)
+            loss = (losses * weight).sum(1) / sizes.clamp(min=1)  # each member's mean over its batch
+            optimizer.zero_grad()
+            # Members share no weight: each gets its own gradient. loss.backward() itself, not
+            # manual_backward: Lightning's backward hooks cost as much as the step (the fit's precision
+            # needs no gradient scaler: run.py refuses 16-bit), and no callback of a population reads them.
+            loss.sum().backward()
+            optimizer.step(active=has_batch)
+            self.stepped += has_batch
+            self.outputs.append((loss.detach(), sizes, probabilities.detach(), targets, weight))
+
+    def on_train_epoch_end(self) -> None:
+        epoch = self.current_epoch
+        training = self.stopping.active.clone()
+        train = self.train_epoch_metrics()
+        val = self.evaluate(self.net, "val")
+        improved = self.stopping.update(val[self.monitor], epoch)
+        self.best_net.flat.copy_(torch.where(improved[:, None], self.net.flat.detach(), self.best_net.flat))
+        train, val = per_member(train), per_member(val)
+        steps = self.stepped.tolist()
+        for k in training.nonzero()[:, 0].tolist():
+            self.history[k][epoch] = train[k]
+            self.log_member(k, train[k], steps[k] - 1)
+            self.log_member(k, val[k], steps[k])
+        active = int(self.stopping.active.sum())
+        if self.trainer.progress_bar_callback is not None:  # the bar shows how many still train
+            self.log("members", float(active), prog_bar=True)
+        if not active:
+            self.trainer.should_stop = True
+
+    def train_epoch_metrics(self) -> dict[str, torch.Tensor]:
+        """Every member's train/ loss (batch means weighted by batch size, as MeanMetric) and metrics."""
+        losses, sizes, probabilities, targets, weights = zip(*self.outputs, strict=True)
+        self.outputs = []
+        sizes = torch.stack(sizes, 1)
+        loss = (torch.stack(losses, 1) * sizes).sum(1) / sizes.sum(1).clamp(min=1)
+        metrics = member_metrics(
+            torch.cat(probabilities, 1),
+            torch.cat(targets, 1),
+            torch.cat(weights, 1),
+            self.num_classes,
+            auroc=False,
+        )
+        return {"train/loss": loss, **{f"train/{name}": value for name, value in metrics.items()}}
+
+    @torch.no_grad()
+    def evaluate(self, net: StackedMLP, split: str) -> dict[str, torch.Tensor]:
+        """Every member's loss and metrics on its rows of `split` (all rows in one forward)."""
+        rows = self.splits[split]
+        was_training = net.training
+        net.eval()
+        losses, probabilities = self.row_losses(net(rows.x), rows.y)
+        net.train(was_training)
+        loss = (losses * rows.valid).sum(1) / rows.counts.clamp(min=1)
+        metrics = member_metrics(probabilities, rows.y, rows.valid, self.num_classes, auroc=True)
+        return {f"{split}/loss": loss, **{f"{split}/{name}": value for name, value in metrics.items()}}
+
+    def log_member(self, k: int, values: dict[str, float], step: int) -> None:
+        """Member k's epoch values to its fold's loggers, at the step its sequential run logs them."""
+        scalars = {**values, "epoch": self.current_epoch}
+        for logger in self.member_loggers[k]:
+            logger.log_metrics(scalars, step=step)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[HISTORY_KEY] = self.history
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        history = checkpoint.get(HISTORY_KEY, [])
+        self.history = [{int(epoch): dict(values) for epoch, values in member.items()} for member in history]

@@ -1,0 +1,159 @@
+"""Adam / AdamW for a population of models whose parameters are stacked along dim 0.
+
+Vectorised cross-validation trains K members (one per fold) as one model: every parameter
+has the member dim first. Some members must skip some steps (early-stopped, or out of
+batches this epoch), and a skipped step has to leave that member exactly as if it never
+happened: parameters, both moments *and* the step count behind Adam's bias correction.
+torch.optim.Adam keeps one step count per tensor, so it cannot skip a slice; this optimizer
+keeps a (K,) step count per tensor and takes `active` (a (K,) bool mask) at every step.
+
+The arithmetic follows torch/optim/adam.py (`_single_tensor_adam`, the path torch picks on
+CPU) operation by operation, so an active member tracks torch.optim.Adam / AdamW run on that
+member alone to float rounding (bit-identical on CPU in the tests).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+# Keyword arguments of torch.optim.Adam/AdamW: implemented, irrelevant here, or refused unless off.
+_IMPLEMENTED = {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay"}
+_IGNORED = {"foreach", "fused", "capturable", "differentiable"}  # speed/autograd knobs, same maths
+_MUST_BE_FALSE = {"amsgrad", "maximize"}
+
+
+def _name(obj: Any) -> str:
+    """Public dotted name of a class, e.g. torch.optim.SGD rather than torch.optim.sgd.SGD."""
+    name = getattr(obj, "__name__", None)
+    if name is not None and getattr(torch.optim, name, None) is obj:
+        return f"torch.optim.{name}"
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+class PopulationAdam(torch.optim.Optimizer):
+    """Adam (or AdamW with decoupled=True) over stacked members, updating only the active ones."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+    ) -> None:
+        """Same hyperparameters as torch.optim.Adam; decoupled=True gives torch.optim.AdamW's decay."""
+        for name, value in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
+            if not value >= 0.0:
+                raise ValueError(f"PopulationAdam needs {name} >= 0, got {value}")
+        if not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"PopulationAdam needs 0 <= betas < 1, got {tuple(betas)}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, decoupled=decoupled)
+        super().__init__(params, defaults)
+
+    @classmethod
+    def from_factory(cls, factory: Callable[..., torch.optim.Optimizer], params: Any) -> PopulationAdam:
+        """Build the equivalent of a Hydra `_partial_` torch.optim.Adam/AdamW; refuse anything else."""
+        func = factory.func if isinstance(factory, functools.partial) else factory
+        if func is not torch.optim.Adam and func is not torch.optim.AdamW:
+            raise ValueError(
+                f"cv.vectorize supports model/optimizer=adam|adamw; got {_name(func)}: "
+                "use it with cv.vectorize=false (the sequential folds)"
+            )
+        if isinstance(factory, functools.partial) and factory.args:
+            raise ValueError(
+                f"{_name(func)} partial has positional arguments {factory.args!r}: "
+                "give the optimizer settings as keywords (lr, betas, eps, weight_decay)"
+            )
+        # The class's own defaults first: AdamW's weight_decay default (0.01) is not Adam's (0).
+        signature = inspect.signature(func.__init__).parameters
+        kwargs = {k: p.default for k, p in signature.items() if p.default is not inspect.Parameter.empty}
+        given = dict(factory.keywords) if isinstance(factory, functools.partial) else {}
+        for key, value in given.items():
+            if key in _MUST_BE_FALSE and value:
+                raise ValueError(
+                    f"cv.vectorize does not implement {_name(func)}'s {key}={value!r}: "
+                    f"set {key}: false in the optimizer config or use cv.vectorize=false"
+                )
+            if key not in _IMPLEMENTED | _IGNORED | _MUST_BE_FALSE:
+                raise ValueError(
+                    f"cv.vectorize does not implement {_name(func)}'s argument {key}={value!r}: "
+                    f"remove {key} from the optimizer config or use cv.vectorize=false"
+                )
+        kwargs.update(given)
+        return cls(
+            params,
+            lr=float(kwargs["lr"]),
+            betas=(float(kwargs["betas"][0]), float(kwargs["betas"][1])),  # a YAML list arrives as ListConfig
+            eps=float(kwargs["eps"]),
+            weight_decay=float(kwargs["weight_decay"]),
+            decoupled=func is torch.optim.AdamW or bool(kwargs.get("decoupled_weight_decay", False)),
+        )
+
+    @torch.no_grad()
+    def step(self, active: Tensor, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        """One Adam step for the members where `active` (a (K,) bool tensor) is True; others untouched."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        active = torch.as_tensor(active, dtype=torch.bool)
+        if active.dim() != 1:
+            raise ValueError(f"active must be a (K,) bool tensor, got shape {tuple(active.shape)}")
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            weight_decay, decoupled = group["weight_decay"], group["decoupled"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue  # as torch.optim.Adam: a tensor without a gradient is not stepped at all
+                if p.grad.is_sparse:
+                    raise RuntimeError("PopulationAdam does not support sparse gradients")
+                if p.dim() == 0 or p.shape[0] != active.shape[0]:
+                    raise ValueError(
+                        f"parameter of shape {tuple(p.shape)} has no member dim of size {active.shape[0]}"
+                    )
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.zeros(p.shape[0], dtype=torch.float32, device=p.device)
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                if state["step"].device != p.device:  # a loaded state_dict keeps the step where it was saved
+                    state["step"] = state["step"].to(p.device)
+                step_t, exp_avg, exp_avg_sq = state["step"], state["exp_avg"], state["exp_avg_sq"]
+                act = active.to(p.device)
+                mask = act.view(-1, *([1] * (p.dim() - 1)))
+
+                # Compute the step for every member (step + 1 even for inactive ones, so no 0/0),
+                # then keep it only where active: torch.where leaves the others bit-identical.
+                step = step_t + 1
+                grad = p.grad
+                param = p
+                if weight_decay != 0:
+                    if decoupled:
+                        param = p.mul(1 - lr * weight_decay)
+                    else:
+                        grad = grad.add(p, alpha=weight_decay)
+                new_avg = exp_avg.lerp(grad, 1 - beta1)
+                new_avg_sq = exp_avg_sq.mul(beta2).addcmul_(grad, grad, value=1 - beta2)
+
+                # Bias corrections in float64, as torch does them in Python floats, then the member's
+                # value cast to p's dtype exactly as torch casts its Python scalar into the kernel.
+                step64 = step.double()
+                bias_correction1 = 1 - beta1**step64
+                bias_correction2_sqrt = (1 - beta2**step64).sqrt()
+                neg_step_size = (-(lr / bias_correction1)).to(p.dtype).view_as(mask)
+                denom = (new_avg_sq.sqrt() / bias_correction2_sqrt.to(p.dtype).view_as(mask)).add_(eps)
+                # addcdiv_'s kernel computes param + (value * t1) / t2; same order, per-member value.
+                new_param = param + (neg_step_size * new_avg) / denom
+
+                p.copy_(torch.where(mask, new_param, p))
+                exp_avg.copy_(torch.where(mask, new_avg, exp_avg))
+                exp_avg_sq.copy_(torch.where(mask, new_avg_sq, exp_avg_sq))
+                step_t.copy_(torch.where(act, step, step_t))
+        return loss

@@ -1,0 +1,230 @@
+"""`cv.vectorize=true`: every fold of a CV run trained at once as one population, in one Lightning fit.
+
+Each member is built as its sequential fold builds its model (seeded with the fold's seed, then
+`instantiate(cfg.model)`), so it starts from the same weights; it trains on its fold's rows, in its
+fold's batch order, with its own early stopping and best epoch (population/module.py). After the fit
+each member's best weights go back into its own Classifier, which is tested on its fold and leaves the
+fold folder a sequential fold leaves (population/fold_files.py): downstream nothing knows the difference.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from litlab.population.nets import SEQUENTIAL_PATH
+
+log = logging.getLogger(__name__)
+
+
+def vectorize_requested(cfg: DictConfig) -> bool:
+    """Whether the config asks for a population (cv.vectorize=true), refused without cv."""
+    vectorize = cfg.get("cv", {}).get("vectorize", False)
+    if vectorize not in (True, False):
+        raise ValueError(f"cv.vectorize={vectorize!r}: give true (the folds as one population) or false")
+    if vectorize and cfg.cv.get("folds") is None:
+        raise ValueError(
+            "cv.vectorize=true trains the folds of a cross-validation run as one population, but cv.folds "
+            "is not set; give cv.folds=5 too (or drop cv.vectorize)"
+        )
+    return bool(vectorize)
+
+
+def check_population_config(cfg: DictConfig) -> None:
+    """What a population cannot do, said before anything is built."""
+    if cfg.model.get("scheduler") is not None:
+        raise ValueError(
+            "cv.vectorize=true does not take a learning-rate scheduler (model/scheduler); drop it "
+            f"(model/scheduler=null), or {SEQUENTIAL_PATH}"
+        )
+    if not str(cfg.model.get("_target_", "")).endswith("Classifier"):
+        raise ValueError(
+            f"cv.vectorize=true trains classifiers; {cfg.model.get('_target_')} is not one: {SEQUENTIAL_PATH}"
+        )
+    if cfg.model.get("compile"):
+        raise ValueError(
+            f"cv.vectorize=true does not compile its nets; give model.compile=false, or {SEQUENTIAL_PATH}"
+        )
+
+
+def build_members(cfg: DictConfig, count: int) -> tuple[list[Any], Any]:
+    """Each fold's net, drawn from the seed its sequential fold draws its model from (instantiating
+    cfg.model builds its net first, and nothing else of it draws random numbers), and one Classifier of
+    the config: it tests every member in turn, with that member's weights."""
+    import lightning as L
+
+    from litlab.runs.folds import fold_seed
+
+    nets = []
+    for n in range(count):
+        L.seed_everything(fold_seed(cfg.seed, n), workers=True, verbose=False)
+        nets.append(instantiate(cfg.model.net))
+    return nets, instantiate(cfg.model)
+
+
+def fold_loggers(cfg: DictConfig, fold_dirs: list[Path]) -> list[list[Any]]:
+    """Each fold's loggers, writing into its folder as its sequential fold's would (the logger config
+    read with paths.output_dir set to the fold's folder, then set back)."""
+    from omegaconf import OmegaConf
+
+    from litlab.runtime.groups import instantiate_each
+
+    own = OmegaConf.to_container(cfg.paths, resolve=False)["output_dir"]
+    loggers = []
+    try:
+        for fold_dir in fold_dirs:
+            OmegaConf.update(cfg, "paths.output_dir", str(fold_dir))
+            loggers.append(instantiate_each(cfg.get("logger")))
+    finally:
+        OmegaConf.update(cfg, "paths.output_dir", own)
+    return loggers
+
+
+def check_fits_in_memory(nets: list[Any], splits: dict[str, Any], batch: int, device: Any) -> None:
+    """Estimate the population's memory before allocating it; refuse it with how many members fit."""
+    import torch
+
+    from litlab.runtime.memory import available_bytes
+
+    params = sum(p.numel() for p in nets[0].parameters())
+    widths = sum(m.out_features for m in nets[0].modules() if isinstance(m, torch.nn.Linear))
+    rows = max(len(split.valid[0]) for split in splits.values())
+    # Weights, their gradient, two Adam moments and the best epoch's copy; activations of the largest of
+    # a training batch (kept for backward, x3) and a whole split's forward; the rows are already there.
+    per_member = 4 * (5 * params + 3 * max(batch, rows) * widths)
+    available = available_bytes(device)
+    if per_member * len(nets) > 0.8 * available:
+        fit = int(0.8 * available // per_member)
+        raise ValueError(
+            f"cv.vectorize=true: {len(nets)} members need about "
+            f"{per_member * len(nets) / 2**30:.1f} GiB, {available / 2**30:.1f} GiB are free on "
+            f"{device}: about {fit} members would fit. Give fewer folds or repeats, a smaller "
+            f"data.batch_size, or {SEQUENTIAL_PATH}"
+        )
+
+
+def population_callbacks(cfg: DictConfig, config: dict[str, Any]) -> list[Any]:
+    """The fit's callbacks: last.ckpt (resume), the progress bar, and the run state. The best checkpoint
+    and early stopping are per member (population/stopping.py); the classification report is written
+    per fold after the fit (population/fold_files.py)."""
+    from lightning.pytorch.callbacks import ProgressBar
+
+    from litlab.checkpoints.callbacks import LastCheckpoint
+    from litlab.checkpoints.contents import RunState
+    from litlab.runtime.groups import instantiate_each
+
+    kept = [c for c in instantiate_each(cfg.get("callbacks")) if isinstance(c, LastCheckpoint | ProgressBar)]
+    return [*kept, RunState(config)]
+
+
+def train_population(
+    cfg: DictConfig, config: dict[str, Any], datamodule: Any, folds: list[Any], cv: Any, run: Any, plan: Any,
+    model_summary: bool,
+) -> Any:  # fmt: skip
+    """Fit every fold as one population, then test and write each fold; returns the trainer."""
+    import torch
+
+    from litlab.checkpoints.identity import check_same_experiment
+    from litlab.checkpoints.io import load_checkpoint
+    from litlab.population.fold_files import write_member
+    from litlab.population.members import MemberBatches, member_splits
+    from litlab.population.module import PopulationClassifier
+    from litlab.population.nets import StackedMLP
+    from litlab.population.optim import PopulationAdam
+    from litlab.population.stopping import MemberStopping
+    from litlab.runs.folds import check_one_process
+    from litlab.runs.layout import last_checkpoint
+    from litlab.runs.status import stop_at_batch_boundary
+
+    check_population_config(cfg)
+    nets, tester = build_members(cfg, len(folds))
+    net = StackedMLP(nets)  # refuses a net it cannot stack
+    factory = tester.optimizer_factory
+    PopulationAdam.from_factory(factory, net.parameters())  # refuses an optimizer it does not implement
+    splits, states = member_splits(datamodule, folds)
+    batches = MemberBatches(splits["train"].counts, datamodule.batch_size, datamodule.seed)
+    stopper = cfg.callbacks.get("early_stopping") or {}
+    max_epochs = cfg.trainer.get("max_epochs")
+    patience = stopper.get("patience", float("inf")) if stopper else float("inf")
+    stopping = MemberStopping(len(folds), cfg.monitor.mode, patience, stopper.get("min_delta", 0.0))
+    loggers = fold_loggers(cfg, [cv.fold_dir(fold.name) for fold in folds])
+    module = PopulationClassifier(
+        net, tester.num_classes, splits, batches,
+        lambda params: PopulationAdam.from_factory(factory, params), stopping, cfg.monitor.metric, loggers,
+    )  # fmt: skip
+    check_monitored(cfg.monitor.metric)
+    trainer = instantiate(
+        cfg.trainer, callbacks=population_callbacks(cfg, config), logger=False, enable_checkpointing=True,
+        num_sanity_val_steps=0, enable_model_summary=model_summary, enable_progress_bar=None,
+    )  # fmt: skip
+    check_one_process(trainer, cfg)
+    if "16" in str(trainer.precision) and "bf16" not in str(trainer.precision):
+        raise ValueError(
+            f"trainer.precision={trainer.precision}: a population takes no gradient scaler; give "
+            f"trainer.precision=32-true or bf16-mixed, or {SEQUENTIAL_PATH}"
+        )
+    check_fits_in_memory(nets, splits, batches.batch, trainer.strategy.root_device)
+    last = last_checkpoint(cfg.paths.output_dir)
+    resume = str(last) if (plan.checkpoint or plan.continue_folds) and last.is_file() else None
+    finished = False
+    if resume:
+        checkpoint = load_checkpoint(resume, mmap=True)
+        check_same_experiment(checkpoint.get("litlab_config"), config)
+        done = checkpoint.get("epoch", -1) + 1
+        finished = done >= (max_epochs or 0) > 0 or not bool(
+            checkpoint["state_dict"]["stopping.active"].any()
+        )
+        log.info(
+            "Resuming the population from %s: epoch %d done%s",
+            resume,
+            done - 1,
+            " (fit over)" if finished else "",
+        )
+        if finished:
+            module.load_state_dict(checkpoint["state_dict"])
+            module.on_load_checkpoint(checkpoint)
+    run.trainer = trainer
+    run.details.update(fold="population", folds_done=0, members=len(folds))
+    run.begin()
+    if not finished:
+        with stop_at_batch_boundary(trainer):
+            trainer.fit(module, ckpt_path=resume)
+    log.info(population_line(module.stopping, max_epochs, cfg.monitor.metric))
+    with torch.no_grad():
+        for k, fold in enumerate(folds):
+            tester.net.load_state_dict(module.best_net.member_state(k))
+            write_member(cfg, config, k, fold, tester, module, states[k], cv, run.overrides, loggers[k])
+    run.details.update(folds_done=len(folds))
+    return trainer
+
+
+def check_monitored(monitor: str) -> None:
+    """A population's best epoch and stopping read a validation metric."""
+    if not monitor.startswith("val/"):
+        raise ValueError(
+            f"monitor.metric={monitor}: under cv.vectorize=true each member is judged on its validation "
+            "rows; give a val/ metric (val/loss, val/acc, val/f1, ...)"
+        )
+
+
+def population_line(stopping: Any, max_epochs: int | None, monitor: str) -> str:
+    """`Population of 25: 23 stopped early, 2 reached max_epochs=200; best epochs 11-64, val/loss
+    0.4301-0.5207`."""
+    early = int(stopping.stopped_early.sum())
+    members = len(stopping.best_epoch)
+    best = stopping.best_epoch
+    values = stopping.best_values()
+    return (
+        f"Population of {members}: {early} stopped early, {members - early} reached max_epochs={max_epochs}; "
+        f"best epochs {int(best.min())}-{int(best.max())}, {monitor} {float(values.min()):.4f}-"
+        f"{float(values.max()):.4f}"
+    )
+
+
+def fold_directory(cv: Any, fold: Any) -> Path:
+    """A fold's folder (the CV results' own naming)."""
+    return cv.fold_dir(fold.name)
