@@ -10,6 +10,7 @@ against it: the import of lightning and the Trainer's per-step machinery.
 from __future__ import annotations
 
 import logging
+import time
 
 import lightning as L
 import plain_loops
@@ -51,17 +52,25 @@ class ShuffledBatches:
             yield self.x[idx], self.y[idx]
 
 
-def diabetes_run(seed: int, epochs: int, batch_size: int = 32) -> float:
-    """plain_loops.diabetes_run through Lightning's Trainer; returns test accuracy."""
+def diabetes_fit(seed: int, epochs: int, batch_size: int = 32) -> tuple[L.LightningModule, float]:
+    """plain_loops' diabetes net trained through Lightning's Trainer; returns it and the fit's seconds."""
     torch.manual_seed(seed)
-    x, y, x_test, y_test = plain_loops.diabetes_tensors(seed)
+    x, y, _, _ = plain_loops.diabetes_tensors(seed)
     adam = lambda params: torch.optim.Adam(params, lr=0.03, weight_decay=0.001)  # noqa: E731
     model = bare_lightning_module(plain_loops.diabetes_net(), adam, plain_loops.binary_loss)
     trainer = L.Trainer(
         accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
     )  # fmt: skip
+    start = time.perf_counter()
     trainer.fit(model, train_dataloaders=ShuffledBatches(x, y, batch_size, seed))
+    return model, time.perf_counter() - start
+
+
+def diabetes_run(seed: int, epochs: int, batch_size: int = 32) -> float:
+    """plain_loops.diabetes_run through Lightning's Trainer; returns test accuracy."""
+    model, _ = diabetes_fit(seed, epochs, batch_size)
+    _, _, x_test, y_test = plain_loops.diabetes_tensors(seed)
     return plain_loops.test_accuracy(model.net, x_test, y_test)
 
 

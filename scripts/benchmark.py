@@ -320,6 +320,17 @@ def main() -> None:
     print(f"|   epochs its trials trained ({pruned['pruned']} of {n} pruned) | {pruned['epochs']} | "
           f"{unpruned['epochs']} | {epochs_ratio:.2f}x | <= 0.50x |", flush=True)  # fmt: skip
 
+    # Cross-validation as one population (cv.vectorize=true) against the folds one by one: five whole
+    # processes even in a smoke run, so --quick leaves them to `benchmark_population.py --quick` (a
+    # slow test runs it).
+    if not quick:
+        population = subprocess.run(
+            [PYTHON, "scripts/benchmark_population.py", f"--repeats={repeats}"],
+            cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        ).stdout.splitlines()  # fmt: skip
+        for line in (json.loads(line) for line in population if line.startswith("{")):
+            report.add(line["row"], [line["ours"]], [line["theirs"]], "s", line["target"])
+
     # What any Lightning program pays before its first step.
     r = interleaved(
         repeats,

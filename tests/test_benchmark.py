@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
+import pytest
 from omegaconf import OmegaConf
 
 from litlab.runtime.resolvers import REPO_ROOT
 from litlab.runtime.threads import thread_count
 
 
-def test_benchmark_quick_prints_every_row(data_dir):
+def quick_run(script: str, data_dir) -> str:
+    """What `scripts/<script> --quick` prints."""
     env = {**os.environ, "LITLAB_DATA_DIR": str(data_dir)}
-    out = subprocess.run(
-        [sys.executable, "scripts/benchmark.py", "--quick"],
+    return subprocess.run(
+        [sys.executable, f"scripts/{script}", "--quick"],
         cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True, timeout=600,
     ).stdout  # fmt: skip
+
+
+def test_benchmark_quick_prints_every_row(data_dir):
+    out = quick_run("benchmark.py", data_dir)
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
     expected = [
         "diabetes 8-6-4-1 step, batch 32", "diabetes 8-6-4-1 step, full batch", "MNIST MLP step",
@@ -30,6 +37,16 @@ def test_benchmark_quick_prints_every_row(data_dir):
     for name in expected:
         assert any(name in row for row in rows), f"no row for {name!r} in:\n{out}"
     assert all("x |" in row for row in rows if "MNIST" in row or "diabetes" in row)  # each has a ratio
+
+
+@pytest.mark.slow
+def test_population_benchmark_quick_prints_its_rows(data_dir):
+    out = quick_run("benchmark_population.py", data_dir)
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    names = ["CV, vectorised (vs one single run)", "CV, sequential (vs vectorised)", "CAF", "population fit"]
+    for name in names:
+        assert any(name in row["row"] for row in rows), f"no row for {name!r} in:\n{out}"
+    assert all(row["ours"] > 0 and row["theirs"] > 0 for row in rows)
 
 
 def test_threads_are_shared_between_parallel_jobs(monkeypatch):

@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from litlab.callbacks.publish import add_png, save_png, titled
-from litlab.runtime.files import write_text_atomic
+from litlab.runtime.files import write_bytes_atomic, write_text_atomic
 from litlab.runtime.hparams import FINAL
 
 
@@ -46,26 +46,28 @@ def report_markdown(rows: list[dict], confusion: torch.Tensor, title: str = "") 
     return "\n".join(lines) + "\n"
 
 
-def confusion_figure(confusion: torch.Tensor, names: Sequence[str], title: str = ""):
-    """A matplotlib figure of the confusion matrix, the classes by name on both axes and counts in the
-    cells, titled with the run."""
+def confusion_figure(confusion: Any, names: Sequence[str], title: str = ""):
+    """A matplotlib figure of the confusion matrix (a tensor or an array), the classes by name on both
+    axes and counts in the cells, titled with the run. NumPy only: it may be drawn in a forked process
+    (callbacks/publish.py: pngs)."""
+    import itertools
+
+    import numpy as np
     from matplotlib.figure import Figure  # deferred: matplotlib costs half a second to import
 
+    counts = np.asarray(confusion)
     size = max(4.0, 0.55 * len(names) + 2)
     # Laid out while it is drawn (once, by savefig): tight_layout() would draw it once more, each time.
     figure = Figure(figsize=(size, size), dpi=100, layout="constrained")
     ax = figure.add_subplot()
-    ax.imshow(confusion.numpy(), cmap="Blues")
+    ax.imshow(counts, cmap="Blues")
     ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted class", ylabel="true class")
     ax.set_title("confusion matrix", fontsize="medium")
     ax.set_xticklabels(names, rotation=45, ha="right")
     ax.set_yticklabels(names)
-    threshold = confusion.max().item() / 2
-    for (i, j), count in zip(
-        torch.cartesian_prod(torch.arange(len(names)), torch.arange(len(names))).tolist(),
-        confusion.flatten().tolist(),
-        strict=True,
-    ):
+    threshold = counts.max() / 2
+    for i, j in itertools.product(range(len(names)), repeat=2):
+        count = int(counts[i, j])
         ax.text(j, i, str(count), ha="center", va="center", color="white" if count > threshold else "black")
     return titled(figure, title)
 
@@ -134,13 +136,17 @@ def publish_report(loggers: list[Any], markdown: str, png: bytes, step: int) -> 
 
 
 def write_report(
-    run_dir: Path, confusion: torch.Tensor, names: Sequence[str], title: str = ""
+    run_dir: Path, confusion: torch.Tensor, names: Sequence[str], title: str = "", png: bytes | None = None
 ) -> tuple[str, bytes]:
     """`confusion_matrix.png`, `confusion_matrix.csv` and `classification_report.md` in `run_dir`, each
     written atomically, from a (true x predicted) confusion matrix, titled `title`; returns the Markdown
-    and the PNG."""
+    and the PNG (`png`: the figure already drawn, see callbacks/publish.py: pngs)."""
     markdown = report_markdown(per_class_report(confusion, names), confusion, title)
-    png = save_png(confusion_figure(confusion, names, title), run_dir / "confusion_matrix.png")
+    path = run_dir / "confusion_matrix.png"
+    if png is None:
+        png = save_png(confusion_figure(confusion, names, title), path)
+    else:
+        write_bytes_atomic(path, png)
     csv = ",".join(["true\\predicted", *names]) + "\n"
     csv += "".join(
         ",".join([name, *map(str, row)]) + "\n" for name, row in zip(names, confusion.tolist(), strict=True)

@@ -13,6 +13,9 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from litlab.runs.lifecycle import RunRecord
+from litlab.runtime.logging import log_hparams
+
 log = logging.getLogger(__name__)
 
 
@@ -29,20 +32,46 @@ def tested_metrics(model: Any, x: torch.Tensor, y: torch.Tensor, stage: str) -> 
     return values, outputs
 
 
-def write_member(
-    cfg: DictConfig, config: dict[str, Any], k: int, fold: Any, model: Any, population: Any,
-    data_state: dict[str, Any], cv: Any, overrides: list[str], loggers: list[Any],
+def write_members(
+    cfg: DictConfig, config: dict[str, Any], folds: list[Any], tester: Any, population: Any,
+    data_states: list[dict[str, Any]], cv: Any, overrides: list[str], loggers: list[list[Any]],
 ) -> None:  # fmt: skip
-    """Test member `k` (its best weights are in `model`) and write its fold folder."""
+    """Test every member with its best weights (loaded into `tester`, one member at a time) and write
+    its fold folder; the folds' confusion matrices are drawn together (callbacks/publish.py: pngs)."""
+    from litlab.callbacks.classification_report import confusion_figure, publish_report, write_report
+    from litlab.callbacks.publish import pngs
+
+    names = list(cfg.from_data.class_names)
+    tested = []
+    for k, fold in enumerate(folds):
+        tester.net.load_state_dict(population.best_net.member_state(k))
+        tested.append(test_member(cfg, config, k, fold, tester, population, data_states[k], cv))
+    titles = [f"{cfg.get('title') or cfg.task_name} ({fold.name})" for fold in folds]
+    jobs = [
+        (confusion.numpy(), names, title) for (_, confusion, _), title in zip(tested, titles, strict=True)
+    ]
+    figures = pngs(confusion_figure, jobs)
+    for k, fold in enumerate(folds):
+        metrics, confusion, status = tested[k]
+        fold_dir = cv.fold_dir(fold.name)
+        step = int(population.stepped[k])
+        publish_report(loggers[k], *write_report(fold_dir, confusion, names, titles[k], figures[k]), step)
+        log_hparams(loggers[k], cfg, overrides, metrics, step)
+        RunRecord(fold_dir, resuming=False).write("ok", **status)
+
+
+def test_member(
+    cfg: DictConfig, config: dict[str, Any], k: int, fold: Any, model: Any, population: Any,
+    data_state: dict[str, Any], cv: Any,
+) -> tuple[dict[str, float], torch.Tensor, dict[str, Any]]:  # fmt: skip
+    """Member `k` (its best weights in `model`) tested on its fold: its checkpoint, metrics.json and
+    out-of-fold rows written; returns its metrics, its confusion matrix and its status details."""
     import lightning as L
 
-    from litlab.callbacks.classification_report import publish_report, write_report
     from litlab.checkpoints.contents import CONFIG_KEY
     from litlab.checkpoints.io import AtomicCheckpointIO
     from litlab.models.supervised import TRAIN_HISTORY_KEY
     from litlab.runs.layout import BEST_NAME, checkpoint_dir
-    from litlab.runs.lifecycle import RunRecord
-    from litlab.runtime.logging import log_hparams
 
     stopping, history = population.stopping, population.history[k]
     best, last = int(stopping.best_epoch[k]), int(stopping.last_epoch[k])
@@ -56,8 +85,7 @@ def write_member(
         "best_epoch": best, "last_epoch": last, "stopped_by": stopped_by, "tested": "best checkpoint",
         "last_epoch_train": history.get(last, {}),
     }  # fmt: skip
-    fold_dir = cv.fold_dir(fold.name)
-    path = checkpoint_dir(fold_dir) / f"{BEST_NAME.format(epoch=best)}.ckpt"
+    path = checkpoint_dir(cv.fold_dir(fold.name)) / f"{BEST_NAME.format(epoch=best)}.ckpt"
     checkpoint = {
         "epoch": best,
         "global_step": int(population.stepped[k]),
@@ -69,18 +97,12 @@ def write_member(
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     AtomicCheckpointIO().save_checkpoint(checkpoint, path)
-    cv.add(fold, metrics, y_test, probabilities, model.task, list(cfg.from_data.class_names), fit)
     names = list(cfg.from_data.class_names)
-    predicted = model.predicted_classes(probabilities)
-    confusion = torch.bincount(y_test * len(names) + predicted, minlength=len(names) ** 2).reshape(
-        len(names), -1
-    )
-    title = f"{cfg.get('title') or cfg.task_name} ({fold.name})"
-    step = int(population.stepped[k])
-    publish_report(loggers, *write_report(fold_dir, confusion.cpu(), names, title), step)
-    log_hparams(loggers, cfg, overrides, metrics, step)
-    record = RunRecord(fold_dir, resuming=False)
-    record.write(
-        "ok", fit_done=True, best_checkpoint=str(path), train_metrics=history.get(best, {}), fit=fit,
-        epochs=last + 1, max_epochs=cfg.trainer.get("max_epochs"), stopped_by=stopped_by,
-    )  # fmt: skip
+    cv.add(fold, metrics, y_test, probabilities, model.task, names, fit)
+    pairs = y_test * len(names) + model.predicted_classes(probabilities)
+    confusion = torch.bincount(pairs, minlength=len(names) ** 2).reshape(len(names), -1).cpu()
+    status = {
+        "fit_done": True, "best_checkpoint": str(path), "train_metrics": history.get(best, {}), "fit": fit,
+        "epochs": last + 1, "max_epochs": cfg.trainer.get("max_epochs"), "stopped_by": stopped_by,
+    }  # fmt: skip
+    return metrics, confusion, status

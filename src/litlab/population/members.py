@@ -90,9 +90,12 @@ class MemberBatches:
         members = len(self.orders)
         index = torch.zeros(members, self.steps, self.batch, dtype=torch.long)
         valid = torch.zeros(members, self.steps, self.batch, dtype=torch.bool)
+        orders: dict[int, torch.Tensor] = {}  # members with as many rows get the same order: drawn once
         for k, (batches, size) in enumerate(zip(self.orders, self.sizes, strict=True)):
-            batches.set_epoch(epoch)
-            order = batches.order()
+            if batches.size not in orders:
+                batches.set_epoch(epoch)
+                orders[batches.size] = batches.order()
+            order = orders[batches.size]
             steps = math.ceil(len(order) / size)
             padded = torch.zeros(steps * size, dtype=torch.long)
             padded[: len(order)] = order

@@ -27,6 +27,13 @@ from litlab.population.stopping import MemberStopping
 HISTORY_KEY = "litlab_population_history"  # per member: epoch -> its train/ metrics
 
 
+def spread(values: torch.Tensor, members: torch.Tensor, count: int) -> torch.Tensor:
+    """Values of some `members` placed in a (count,) tensor, NaN for the others."""
+    full = torch.full((count,), float("nan"), dtype=values.dtype, device=values.device)
+    full[members] = values
+    return full
+
+
 def per_member(values: dict[str, torch.Tensor]) -> list[dict[str, float]]:
     """{name: (K,) values} -> each member's {name: value}."""
     columns = {name: value.tolist() for name, value in values.items()}
@@ -62,7 +69,7 @@ class PopulationClassifier(L.LightningModule):
         members = net.members
         self.register_buffer("stepped", torch.zeros(members, dtype=torch.long))  # optimizer steps per member
         self.history: list[dict[int, dict[str, float]]] = [{} for _ in range(members)]
-        self.outputs: list[tuple[torch.Tensor, ...]] = []
+        self.outputs: list[torch.Tensor] = []  # the epoch's (losses, sizes, probabilities, targets, weights)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.net.parameters())
@@ -86,30 +93,45 @@ class PopulationClassifier(L.LightningModule):
         self.splits = {name: split.to(self.device) for name, split in self.splits.items()}
 
     def training_step(self, batch: int, batch_idx: int) -> None:
-        """Every optimizer step of this epoch: each member on its own batch, those without one (its
-        fold has fewer rows, or it stopped) left as they are."""
-        index, valid = (t.to(self.device) for t in self.batches.epoch(self.current_epoch))
+        """Every optimizer step of this epoch: each member still training on its own batch (a member
+        whose fold has fewer rows has none at the last step: it is left as it is there)."""
+        # Only the members still training compute: a stopped member's batches would cost as much.
+        training = self.stopping.active.nonzero()[:, 0]
+        everyone = len(training) == self.net.members
+        # The epoch's batches of those members, cut at once: (steps, members, batch, ...), each step
+        # contiguous.
+        index, valid = (
+            t.to(self.device)[training].transpose(0, 1) for t in self.batches.epoch(self.current_epoch)
+        )
         rows = self.splits["train"]
-        members = torch.arange(len(index), device=index.device)[:, None]
-        optimizer = self.optimizers().optimizer
-        self.outputs = []
-        for step in range(index.shape[1]):
-            has_batch = valid[:, step].any(1) & self.stopping.active
-            weight = valid[:, step] & has_batch[:, None]
-            targets = rows.y[members, index[:, step]]
-            losses, probabilities = self.row_losses(self.net(rows.x[members, index[:, step]]), targets)
-            sizes = weight.sum(1)
-            loss = (losses * weight).sum(1) / sizes.clamp(min=1)  # each member's mean over its batch
-            optimizer.zero_grad()
+        members = training[None, :, None]
+        x, y = rows.x[members, index].contiguous(), rows.y[members, index]
+        sizes = valid.sum(2)
+        stepping = torch.zeros(len(index), self.net.members, dtype=torch.bool, device=self.device)
+        stepping[:, training] = sizes > 0  # (steps, K): who steps at each step
+        optimizer = self.optimizers()  # Lightning counts its steps: global_step, and when last.ckpt is due
+        losses, probabilities = [], []
+        for step in range(len(index)):
+            flat = self.net.flat if everyone else self.net.flat[training]  # its gradient reaches flat
+            row_losses, step_probabilities = self.row_losses(self.net(x[step], flat), y[step])
+            loss = (row_losses * valid[step]).sum(1) / sizes[step].clamp(min=1)  # each member's batch mean
+            self.net.flat.grad = None  # what zero_grad() does, without its dispatch
             # Members share no weight: each gets its own gradient. loss.backward() itself, not
             # manual_backward: Lightning's backward hooks cost as much as the step (the fit's precision
             # needs no gradient scaler: run.py refuses 16-bit), and no callback of a population reads them.
             loss.sum().backward()
-            optimizer.step(active=has_batch)
-            self.stepped += has_batch
-            self.outputs.append((loss.detach(), sizes, probabilities.detach(), targets, weight))
+            optimizer.step(active=stepping[step])
+            losses.append(loss.detach())
+            probabilities.append(step_probabilities.detach())
+        self.stepped += stepping.sum(0)
+        self.outputs = [training, torch.stack(losses, 1), sizes.t(), torch.cat(probabilities, 1),
+                        y.transpose(0, 1).flatten(1), valid.transpose(0, 1).flatten(1)]  # fmt: skip
+        # The epoch's end here, in its one batch: the callbacks' epoch-end hooks (last.ckpt) then see
+        # whether the fit stops after this epoch.
+        self.end_epoch()
 
-    def on_train_epoch_end(self) -> None:
+    def end_epoch(self) -> None:
+        """Each member's train/ metrics, validation, best epoch and early stopping; its curves logged."""
         epoch = self.current_epoch
         training = self.stopping.active.clone()
         train = self.train_epoch_metrics()
@@ -130,18 +152,12 @@ class PopulationClassifier(L.LightningModule):
 
     def train_epoch_metrics(self) -> dict[str, torch.Tensor]:
         """Every member's train/ loss (batch means weighted by batch size, as MeanMetric) and metrics."""
-        losses, sizes, probabilities, targets, weights = zip(*self.outputs, strict=True)
+        training, losses, sizes, probabilities, targets, weights = self.outputs
         self.outputs = []
-        sizes = torch.stack(sizes, 1)
-        loss = (torch.stack(losses, 1) * sizes).sum(1) / sizes.sum(1).clamp(min=1)
-        metrics = member_metrics(
-            torch.cat(probabilities, 1),
-            torch.cat(targets, 1),
-            torch.cat(weights, 1),
-            self.num_classes,
-            auroc=False,
-        )
-        return {"train/loss": loss, **{f"train/{name}": value for name, value in metrics.items()}}
+        loss = (losses * sizes).sum(1) / sizes.sum(1).clamp(min=1)
+        metrics = member_metrics(probabilities, targets, weights, self.num_classes, auroc=False)
+        values = {"train/loss": loss, **{f"train/{name}": value for name, value in metrics.items()}}
+        return {name: spread(value, training, self.net.members) for name, value in values.items()}
 
     @torch.no_grad()
     def evaluate(self, net: StackedMLP, split: str) -> dict[str, torch.Tensor]:

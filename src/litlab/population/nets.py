@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-SEQUENTIAL_PATH = "run it with cv.vectorize=false (the folds one after another)"
+from litlab.population.run import SEQUENTIAL_PATH
+
 # Activations that mix a row's values (over a dim that the member dimension shifts) or hold parameters.
 NOT_ELEMENTWISE = {"Softmax", "Softmin", "LogSoftmax", "Softmax2d", "MultiheadAttention", "GLU", "PReLU"}
 
@@ -92,9 +93,10 @@ class StackedMLP(nn.Module):
             views.append((weight, bias))
         return views
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, flat: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of every member; `flat`: the weights of some members (rows of `self.flat`) instead."""
         x = x.flatten(2)
-        linear = iter(self.layer_views())
+        linear = iter(self.layer_views(flat))
         for layer in self.template:
             if isinstance(layer, nn.Linear):
                 weight, bias = next(linear)

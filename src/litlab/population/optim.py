@@ -96,13 +96,19 @@ class PopulationAdam(torch.optim.Optimizer):
             decoupled=func is torch.optim.AdamW or bool(kwargs.get("decoupled_weight_decay", False)),
         )
 
-    @torch.no_grad()
     def step(self, active: Tensor, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
         """One Adam step for the members where `active` (a (K,) bool tensor) is True; others untouched."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        self.update(active)
+        return loss
+
+    @torch.no_grad()
+    def update(self, active: Tensor) -> None:
+        """`step` without a closure and without torch's step hooks (profiler, hooks: a tenth of a
+        millisecond a step, which the population's training loop calls directly)."""
         active = torch.as_tensor(active, dtype=torch.bool)
         if active.dim() != 1:
             raise ValueError(f"active must be a (K,) bool tensor, got shape {tuple(active.shape)}")
@@ -156,4 +162,3 @@ class PopulationAdam(torch.optim.Optimizer):
                 exp_avg.copy_(torch.where(mask, new_avg, exp_avg))
                 exp_avg_sq.copy_(torch.where(mask, new_avg_sq, exp_avg_sq))
                 step_t.copy_(torch.where(act, step, step_t))
-        return loss

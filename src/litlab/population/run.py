@@ -16,9 +16,9 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from litlab.population.nets import SEQUENTIAL_PATH
-
 log = logging.getLogger(__name__)
+# What every refusal of a population names as the way out.
+SEQUENTIAL_PATH = "run it with cv.vectorize=false (the folds one after another)"
 
 
 def vectorize_requested(cfg: DictConfig) -> bool:
@@ -51,10 +51,11 @@ def check_population_config(cfg: DictConfig) -> None:
         )
 
 
-def build_members(cfg: DictConfig, count: int) -> tuple[list[Any], Any]:
+def build_members(cfg: DictConfig, count: int, rows: Any, batch_size: int | None) -> tuple[list[Any], Any]:
     """Each fold's net, drawn from the seed its sequential fold draws its model from (instantiating
     cfg.model builds its net first, and nothing else of it draws random numbers), and one Classifier of
-    the config: it tests every member in turn, with that member's weights."""
+    the config: it tests every member in turn, with that member's weights. The memory the population
+    needs is estimated from the first net, before the others are built."""
     import lightning as L
 
     from litlab.runs.folds import fold_seed
@@ -63,6 +64,8 @@ def build_members(cfg: DictConfig, count: int) -> tuple[list[Any], Any]:
     for n in range(count):
         L.seed_everything(fold_seed(cfg.seed, n), workers=True, verbose=False)
         nets.append(instantiate(cfg.model.net))
+        if n == 0:
+            check_fits_in_memory(count, nets[0], rows, batch_size, population_device(cfg))
     return nets, instantiate(cfg.model)
 
 
@@ -84,27 +87,37 @@ def fold_loggers(cfg: DictConfig, fold_dirs: list[Path]) -> list[list[Any]]:
     return loggers
 
 
-def check_fits_in_memory(nets: list[Any], splits: dict[str, Any], batch: int, device: Any) -> None:
-    """Estimate the population's memory before allocating it; refuse it with how many members fit."""
+def check_fits_in_memory(members: int, net: Any, rows: Any, batch: int | None, device: Any) -> None:
+    """Estimate a population's memory on its device from one member's net and the data's rows, before
+    any other member is built; refuse it with how many members would fit."""
     import torch
 
     from litlab.runtime.memory import available_bytes
 
-    params = sum(p.numel() for p in nets[0].parameters())
-    widths = sum(m.out_features for m in nets[0].modules() if isinstance(m, torch.nn.Linear))
-    rows = max(len(split.valid[0]) for split in splits.values())
-    # Weights, their gradient, two Adam moments and the best epoch's copy; activations of the largest of
-    # a training batch (kept for backward, x3) and a whole split's forward; the rows are already there.
-    per_member = 4 * (5 * params + 3 * max(batch, rows) * widths)
+    params = sum(p.numel() for p in net.parameters())
+    widths = sum(m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear))
+    x = rows[0]
+    # Per member: weights, their gradient, two Adam moments and the best epoch's copy; its copy of every
+    # row (preprocessed by its own fold); activations of a training batch (kept for backward, x3) or of
+    # a whole split's forward.
+    per_member = 4 * (5 * params + x.numel() + 3 * max(batch or len(x), len(x)) * widths)
     available = available_bytes(device)
-    if per_member * len(nets) > 0.8 * available:
+    if per_member * members > 0.8 * available:
         fit = int(0.8 * available // per_member)
         raise ValueError(
-            f"cv.vectorize=true: {len(nets)} members need about "
-            f"{per_member * len(nets) / 2**30:.1f} GiB, {available / 2**30:.1f} GiB are free on "
+            f"cv.vectorize=true: {members} members need about "
+            f"{per_member * members / 2**30:.1f} GiB, {available / 2**30:.1f} GiB are free on "
             f"{device}: about {fit} members would fit. Give fewer folds or repeats, a smaller "
             f"data.batch_size, or {SEQUENTIAL_PATH}"
         )
+
+
+def population_device(cfg: DictConfig) -> str:
+    """The device the population will train on: a GPU when the trainer may take one and there is one."""
+    import torch
+
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    return "cuda" if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available() else "cpu"
 
 
 def population_callbacks(cfg: DictConfig, config: dict[str, Any]) -> list[Any]:
@@ -121,6 +134,35 @@ def population_callbacks(cfg: DictConfig, config: dict[str, Any]) -> list[Any]:
     return [*kept, RunState(config)]
 
 
+def build_population(
+    cfg: DictConfig, datamodule: Any, folds: list[Any], loggers: list[list[Any]]
+) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """The population's LightningModule for `folds` (each member's loggers in `loggers`), the Classifier
+    that tests its members, and each fold's data module state (for its checkpoint)."""
+    from litlab.population.members import MemberBatches, member_splits
+    from litlab.population.module import PopulationClassifier
+    from litlab.population.nets import StackedMLP
+    from litlab.population.optim import PopulationAdam
+    from litlab.population.stopping import MemberStopping
+
+    check_population_config(cfg)
+    check_monitored(cfg.monitor.metric)
+    nets, tester = build_members(cfg, len(folds), datamodule.rows, datamodule.batch_size)
+    net = StackedMLP(nets)  # refuses a net it cannot stack
+    factory = tester.optimizer_factory
+    PopulationAdam.from_factory(factory, net.parameters())  # refuses an optimizer it does not implement
+    splits, states = member_splits(datamodule, folds)
+    batches = MemberBatches(splits["train"].counts, datamodule.batch_size, datamodule.seed)
+    stopper = cfg.callbacks.get("early_stopping") or {}
+    patience = stopper.get("patience", float("inf")) if stopper else float("inf")
+    stopping = MemberStopping(len(folds), cfg.monitor.mode, patience, stopper.get("min_delta", 0.0))
+    module = PopulationClassifier(
+        net, tester.num_classes, splits, batches,
+        lambda params: PopulationAdam.from_factory(factory, params), stopping, cfg.monitor.metric, loggers,
+    )  # fmt: skip
+    return module, tester, states
+
+
 def train_population(
     cfg: DictConfig, config: dict[str, Any], datamodule: Any, folds: list[Any], cv: Any, run: Any, plan: Any,
     model_summary: bool,
@@ -128,35 +170,12 @@ def train_population(
     """Fit every fold as one population, then test and write each fold; returns the trainer."""
     import torch
 
-    from litlab.checkpoints.identity import check_same_experiment
-    from litlab.checkpoints.io import load_checkpoint
-    from litlab.population.fold_files import write_member
-    from litlab.population.members import MemberBatches, member_splits
-    from litlab.population.module import PopulationClassifier
-    from litlab.population.nets import StackedMLP
-    from litlab.population.optim import PopulationAdam
-    from litlab.population.stopping import MemberStopping
+    from litlab.population.fold_files import write_members
     from litlab.runs.folds import check_one_process
-    from litlab.runs.layout import last_checkpoint
     from litlab.runs.status import stop_at_batch_boundary
 
-    check_population_config(cfg)
-    nets, tester = build_members(cfg, len(folds))
-    net = StackedMLP(nets)  # refuses a net it cannot stack
-    factory = tester.optimizer_factory
-    PopulationAdam.from_factory(factory, net.parameters())  # refuses an optimizer it does not implement
-    splits, states = member_splits(datamodule, folds)
-    batches = MemberBatches(splits["train"].counts, datamodule.batch_size, datamodule.seed)
-    stopper = cfg.callbacks.get("early_stopping") or {}
-    max_epochs = cfg.trainer.get("max_epochs")
-    patience = stopper.get("patience", float("inf")) if stopper else float("inf")
-    stopping = MemberStopping(len(folds), cfg.monitor.mode, patience, stopper.get("min_delta", 0.0))
     loggers = fold_loggers(cfg, [cv.fold_dir(fold.name) for fold in folds])
-    module = PopulationClassifier(
-        net, tester.num_classes, splits, batches,
-        lambda params: PopulationAdam.from_factory(factory, params), stopping, cfg.monitor.metric, loggers,
-    )  # fmt: skip
-    check_monitored(cfg.monitor.metric)
+    module, tester, states = build_population(cfg, datamodule, folds, loggers)
     trainer = instantiate(
         cfg.trainer, callbacks=population_callbacks(cfg, config), logger=False, enable_checkpointing=True,
         num_sanity_val_steps=0, enable_model_summary=model_summary, enable_progress_bar=None,
@@ -167,39 +186,41 @@ def train_population(
             f"trainer.precision={trainer.precision}: a population takes no gradient scaler; give "
             f"trainer.precision=32-true or bf16-mixed, or {SEQUENTIAL_PATH}"
         )
-    check_fits_in_memory(nets, splits, batches.batch, trainer.strategy.root_device)
-    last = last_checkpoint(cfg.paths.output_dir)
-    resume = str(last) if (plan.checkpoint or plan.continue_folds) and last.is_file() else None
-    finished = False
-    if resume:
-        checkpoint = load_checkpoint(resume, mmap=True)
-        check_same_experiment(checkpoint.get("litlab_config"), config)
-        done = checkpoint.get("epoch", -1) + 1
-        finished = done >= (max_epochs or 0) > 0 or not bool(
-            checkpoint["state_dict"]["stopping.active"].any()
-        )
-        log.info(
-            "Resuming the population from %s: epoch %d done%s",
-            resume,
-            done - 1,
-            " (fit over)" if finished else "",
-        )
-        if finished:
-            module.load_state_dict(checkpoint["state_dict"])
-            module.on_load_checkpoint(checkpoint)
+    resume, finished = resume_point(cfg, config, plan, module)
     run.trainer = trainer
     run.details.update(fold="population", folds_done=0, members=len(folds))
     run.begin()
     if not finished:
         with stop_at_batch_boundary(trainer):
             trainer.fit(module, ckpt_path=resume)
-    log.info(population_line(module.stopping, max_epochs, cfg.monitor.metric))
+    log.info(population_line(module.stopping, cfg.trainer.get("max_epochs"), cfg.monitor.metric))
     with torch.no_grad():
-        for k, fold in enumerate(folds):
-            tester.net.load_state_dict(module.best_net.member_state(k))
-            write_member(cfg, config, k, fold, tester, module, states[k], cv, run.overrides, loggers[k])
+        write_members(cfg, config, folds, tester, module, states, cv, run.overrides, loggers)
     run.details.update(folds_done=len(folds))
     return trainer
+
+
+def resume_point(cfg: DictConfig, config: dict[str, Any], plan: Any, module: Any) -> tuple[str | None, bool]:
+    """(the population's last.ckpt to resume from, or None; whether its fit had ended). A resumed run
+    (ckpt_path=last) goes on from the run folder's checkpoints/last.ckpt; one whose fit had ended (every
+    member stopped, or max_epochs) is loaded into `module` and only tested."""
+    from litlab.checkpoints.identity import check_same_experiment
+    from litlab.checkpoints.io import load_checkpoint
+    from litlab.runs.layout import last_checkpoint
+
+    last = last_checkpoint(cfg.paths.output_dir)
+    if not ((plan.checkpoint or plan.continue_folds) and last.is_file()):
+        return None, False
+    checkpoint = load_checkpoint(last, mmap=True)
+    check_same_experiment(checkpoint.get("litlab_config"), config)
+    done = checkpoint.get("epoch", -1) + 1
+    max_epochs = cfg.trainer.get("max_epochs") or 0
+    finished = done >= max_epochs > 0 or not bool(checkpoint["state_dict"]["stopping.active"].any())
+    log.info("Resuming the population from %s: epoch %d done%s", last, done - 1, " (fit over)" * finished)
+    if finished:
+        module.load_state_dict(checkpoint["state_dict"])
+        module.on_load_checkpoint(checkpoint)
+    return str(last), finished
 
 
 def check_monitored(monitor: str) -> None:

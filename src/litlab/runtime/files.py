@@ -37,3 +37,9 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write `text` to `path` so that readers never see half a file."""
     with atomic_open(path) as f:
         f.write(text)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (see atomic_open)."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
