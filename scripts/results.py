@@ -4,7 +4,8 @@
     make results
 
 Tabular part. Every real-data tabular experiment (diabetes, diabetes_logistic, breast_cancer, caf) runs
-as a user runs it, `python train.py experiment=X cv.folds=5 cv.repeats=5`, in a subprocess whose run
+as a user runs it, `python train.py experiment=X cv.folds=5 cv.repeats=5 cv.vectorize=auto` (its folds
+as one population wherever the experiment allows one: docs/population.md), in a subprocess whose run
 folder is under the results folder; the report reads the fold values of its metrics.json (test/acc of
 each fold) and its oof_predictions.csv. Three overrides are added that change time, not numbers:
 threads=1, no logger, and no last.ckpt every epoch (breast cancer's per-fold test accuracies were
@@ -63,7 +64,7 @@ from typing import Any
 
 import results_markdown as markdown
 from results_cells import Datasets, compose, config_key, oof_tested, run_train, sklearn_models
-from results_markdown import FAST
+from results_markdown import FAST, VECTORIZE
 
 from litlab.runs.status import read_status
 from litlab.runtime.files import write_text_atomic
@@ -118,7 +119,7 @@ def show(progress: str) -> None:
 
 def cv_overrides(experiment: str, plan: Plan, common: list[str]) -> list[str]:
     """train.py's command line for the CV run of `experiment`."""
-    cv = [f"cv.folds={plan.folds}", f"cv.repeats={plan.repeats}"]
+    cv = [f"cv.folds={plan.folds}", f"cv.repeats={plan.repeats}", VECTORIZE]
     return [f"experiment={experiment}", *cv, *FAST, *plan.litlab_overrides, *common]
 
 

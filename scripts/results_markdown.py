@@ -24,6 +24,8 @@ LECTURE = {
 BAR = {"diabetes": False, "breast_cancer": True, "caf": True}
 RERUN = "python scripts/results.py"
 FAST = ["threads=1", "~logger", "callbacks.last_checkpoint=null"]  # change time, not numbers
+# Every fold of a CV run as one population wherever the experiment allows one (docs/population.md).
+VECTORIZE = "cv.vectorize=auto"
 
 
 def one_line(result: dict[str, Any]) -> str:
@@ -205,7 +207,7 @@ def write(
 
     from litlab.runtime.resolvers import REPO_ROOT
 
-    cv = f"cv.folds={plan.folds} cv.repeats={plan.repeats}"
+    cv = f"cv.folds={plan.folds} cv.repeats={plan.repeats} {VECTORIZE}"
     kept = results_dir.relative_to(REPO_ROOT) if results_dir.is_relative_to(REPO_ROOT) else results_dir
     versions = (
         f"Python {platform.python_version()}, torch {torch.__version__}, Lightning {lightning.__version__}, "

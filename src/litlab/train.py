@@ -22,7 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import litlab  # noqa: F401  (registers the config resolvers)
-from litlab.population.run import vectorize_requested
+from litlab.population.run import vectorize_requested, vectorized_by_auto
 from litlab.runs.files import read_metrics, write_config, write_metrics
 from litlab.runs.folds import (
     CrossValidationResults,
@@ -102,6 +102,8 @@ def train(cfg: DictConfig) -> float | None:
             else None
         )
         folds = datamodule.folds(cfg.cv.folds, cfg.cv.repeats) if cv else [None]
+        if vectorized == "auto":
+            vectorized = bool(cv) and vectorized_by_auto(cfg)
         if cv:
             run.details.update(cv=cv_settings(cfg), folds_total=len(folds))
         if vectorized:  # every fold at once, as one population (litlab.population)

@@ -21,34 +21,62 @@ log = logging.getLogger(__name__)
 SEQUENTIAL_PATH = "run it with cv.vectorize=false (the folds one after another)"
 
 
-def vectorize_requested(cfg: DictConfig) -> bool:
-    """Whether the config asks for a population (cv.vectorize=true), refused without cv."""
+def vectorize_requested(cfg: DictConfig) -> bool | str:
+    """cv.vectorize: True (the folds as one population), False, or "auto" (decided by
+    `vectorized_by_auto` once the data is read); refused without cv."""
     vectorize = cfg.get("cv", {}).get("vectorize", False)
-    if vectorize not in (True, False):
-        raise ValueError(f"cv.vectorize={vectorize!r}: give true (the folds as one population) or false")
-    if vectorize and cfg.cv.get("folds") is None:
+    if vectorize not in (True, False, "auto"):
+        raise ValueError(
+            f"cv.vectorize={vectorize!r}: give true (the folds as one population), false (one after another) "
+            "or auto (a population where one can be trained)"
+        )
+    if vectorize is True and cfg.cv.get("folds") is None:
         raise ValueError(
             "cv.vectorize=true trains the folds of a cross-validation run as one population, but cv.folds "
             "is not set; give cv.folds=5 too (or drop cv.vectorize)"
         )
-    return bool(vectorize)
+    return vectorize if vectorize == "auto" else bool(vectorize)
+
+
+def why_not_a_population(cfg: DictConfig) -> str | None:
+    """What in the config a population cannot train, with the fix; None when nothing is."""
+    model, trainer = cfg.model, cfg.trainer
+    optimizer = str(model.get("optimizer", {}).get("_target_", ""))
+    precision = str(trainer.get("precision", "32-true"))
+    if not str(model.get("_target_", "")).endswith("Classifier"):
+        return f"it trains classifiers, and {model.get('_target_')} is not one"
+    if not str(model.get("net", {}).get("_target_", "")).endswith(".MLP"):
+        return f"it stacks MLPs (model/net=mlp), not {model.get('net', {}).get('_target_')}"
+    if optimizer not in ("torch.optim.Adam", "torch.optim.AdamW"):
+        return f"it supports model/optimizer=adam|adamw, not {optimizer}"
+    if model.get("scheduler") is not None:
+        return "it takes no learning-rate scheduler; give model/scheduler=null"
+    if model.get("compile"):
+        return "it does not compile its nets; give model.compile=false"
+    if "16" in precision and "bf16" not in precision:
+        return f"it takes no gradient scaler: trainer.precision={precision}; give 32-true or bf16-mixed"
+    if any(trainer.get(key) not in (None, 1, "auto") for key in ("devices", "num_nodes")) or "ddp" in str(
+        trainer.get("strategy", "")
+    ):
+        return "it trains on one device; give trainer.devices=1 (CV runs its folds in one process)"
+    return None
+
+
+def vectorized_by_auto(cfg: DictConfig) -> bool:
+    """cv.vectorize=auto: a population whenever the config allows one (on this CPU it never lost to the
+    folds one by one in scripts/benchmark_population.py: see docs/population.md); else the folds one by
+    one, saying why."""
+    reason = why_not_a_population(cfg)
+    if reason:
+        log.info("cv.vectorize=auto: the folds one by one (a population cannot train this: %s)", reason)
+    return reason is None
 
 
 def check_population_config(cfg: DictConfig) -> None:
     """What a population cannot do, said before anything is built."""
-    if cfg.model.get("scheduler") is not None:
-        raise ValueError(
-            "cv.vectorize=true does not take a learning-rate scheduler (model/scheduler); drop it "
-            f"(model/scheduler=null), or {SEQUENTIAL_PATH}"
-        )
-    if not str(cfg.model.get("_target_", "")).endswith("Classifier"):
-        raise ValueError(
-            f"cv.vectorize=true trains classifiers; {cfg.model.get('_target_')} is not one: {SEQUENTIAL_PATH}"
-        )
-    if cfg.model.get("compile"):
-        raise ValueError(
-            f"cv.vectorize=true does not compile its nets; give model.compile=false, or {SEQUENTIAL_PATH}"
-        )
+    reason = why_not_a_population(cfg)
+    if reason:
+        raise ValueError(f"cv.vectorize=true: {reason}; or {SEQUENTIAL_PATH}")
 
 
 def build_members(cfg: DictConfig, count: int, rows: Any, batch_size: int | None) -> tuple[list[Any], Any]:
@@ -181,11 +209,6 @@ def train_population(
         num_sanity_val_steps=0, enable_model_summary=model_summary, enable_progress_bar=None,
     )  # fmt: skip
     check_one_process(trainer, cfg)
-    if "16" in str(trainer.precision) and "bf16" not in str(trainer.precision):
-        raise ValueError(
-            f"trainer.precision={trainer.precision}: a population takes no gradient scaler; give "
-            f"trainer.precision=32-true or bf16-mixed, or {SEQUENTIAL_PATH}"
-        )
     resume, finished = resume_point(cfg, config, plan, module)
     run.trainer = trainer
     run.details.update(fold="population", folds_done=0, members=len(folds))
