@@ -143,7 +143,7 @@ class PopulationClassifier(L.LightningModule):
         for k in training.nonzero()[:, 0].tolist():
             self.history[k][epoch] = train[k]
             self.log_member(k, train[k], steps[k] - 1)
-            self.log_member(k, val[k], steps[k])
+            self.log_member(k, val[k], steps[k] - 1)  # both at the epoch's last step, as Lightning logs them
         active = int(self.stopping.active.sum())
         if self.trainer.progress_bar_callback is not None:  # the bar shows how many still train
             self.log("members", float(active), prog_bar=True)
