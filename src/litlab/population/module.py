@@ -58,6 +58,7 @@ class PopulationClassifier(L.LightningModule):
         self.automatic_optimization = False
         self.net = net
         self.best_net = copy.deepcopy(net).requires_grad_(False)  # each member's weights of its best epoch
+        self.best_net.link()
         self.num_classes = num_classes
         self.binary = num_classes == 2
         self.splits = splits
@@ -112,10 +113,10 @@ class PopulationClassifier(L.LightningModule):
         optimizer = self.optimizers()  # Lightning counts its steps: global_step, and when last.ckpt is due
         losses, probabilities = [], []
         for step in range(len(index)):
-            flat = self.net.flat if everyone else self.net.flat[training]  # its gradient reaches flat
-            row_losses, step_probabilities = self.row_losses(self.net(x[step], flat), y[step])
+            logits = self.net(x[step], None if everyone else training)  # their gradients reach flat.grad
+            row_losses, step_probabilities = self.row_losses(logits, y[step])
             loss = (row_losses * valid[step]).sum(1) / sizes[step].clamp(min=1)  # each member's batch mean
-            self.net.flat.grad = None  # what zero_grad() does, without its dispatch
+            self.net.zero_grad()  # in place: backward writes into the flat gradient the optimizer reads
             # Members share no weight: each gets its own gradient. loss.backward() itself, not
             # manual_backward: Lightning's backward hooks cost as much as the step (the fit's precision
             # needs no gradient scaler: run.py refuses 16-bit), and no callback of a population reads them.

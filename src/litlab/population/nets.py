@@ -54,9 +54,11 @@ def member_layers(net: nn.Module) -> list[nn.Module]:
 class StackedMLP(nn.Module):
     """The MLPs of K members as one module: input (K, batch, features) -> logits (K, batch, outputs).
 
-    All weights live in one (K, P) parameter, each layer's weight and bias a view of a slice of it: the
-    population's optimizer then steps one tensor instead of two per layer (a Python loop of elementwise
-    kernels per tensor is what its step costs at these sizes).
+    All weights live in one (K, P) parameter, `flat`, which the population's optimizer steps as one
+    tensor (for small nets a Python loop of kernels per tensor is what a step costs). Each layer's weight
+    and bias are leaf tensors that are views of slices of it, and their gradients views of `flat.grad`:
+    backward accumulates straight into the one flat gradient, with no copy (slicing `flat` inside the
+    forward would make each layer's backward write a whole (K, P) gradient).
     """
 
     def __init__(self, nets: Sequence[nn.Module]) -> None:
@@ -80,6 +82,39 @@ class StackedMLP(nn.Module):
             ]
             rows.append(torch.cat([t.detach().reshape(-1) for t in pieces]))
         self.flat = nn.Parameter(torch.stack(rows))
+        self.layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.grad: torch.Tensor | None = None
+        self.link()
+
+    def link(self) -> None:
+        """Each layer's (weight, bias) as leaf views of `flat`, their gradients as views of `flat.grad`
+        (allocated here, zero); again whenever `flat` is replaced (moved to a device, cast)."""
+        learns = self.flat.requires_grad
+        if learns and (self.flat.grad is None or self.flat.grad.shape != self.flat.shape):
+            self.flat.grad = torch.zeros_like(self.flat)
+        self.grad = self.flat.grad  # what the layers' gradients are views of
+        grads = self.layer_views(self.flat.grad) if learns else [(None, None)] * len(self.shapes)
+        self.layers = []
+        for (weight, bias), (weight_grad, bias_grad) in zip(
+            self.layer_views(self.flat.detach()), grads, strict=True
+        ):
+            if learns:
+                weight.requires_grad_()
+                bias.requires_grad_()
+                weight.grad, bias.grad = weight_grad, bias_grad
+            self.layers.append((weight, bias))
+
+    def _apply(self, fn, recurse: bool = True):  # noqa: ANN001, ANN202  (nn.Module's own signature)
+        module = super()._apply(fn, recurse)
+        self.link()  # `.to(device)` gave flat new storage: the views must follow it
+        return module
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Zero the flat gradient in place, and give it back to `flat` if a caller took it away (a
+        parent module's zero_grad, as Lightning's fit calls, sets it to None)."""
+        if self.grad is not None:
+            self.grad.zero_()
+            self.flat.grad = self.grad
 
     def layer_views(self, flat: torch.Tensor | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(weight (K, in, out), bias (K, 1, out)) of each Linear layer, views into `flat` (default: own)."""
@@ -93,10 +128,11 @@ class StackedMLP(nn.Module):
             views.append((weight, bias))
         return views
 
-    def forward(self, x: torch.Tensor, flat: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of every member; `flat`: the weights of some members (rows of `self.flat`) instead."""
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of every member, or of `members` only (indices; x then holds their rows only)."""
         x = x.flatten(2)
-        linear = iter(self.layer_views(flat))
+        layers = self.layers if members is None else [(w[members], b[members]) for w, b in self.layers]
+        linear = iter(layers)
         for layer in self.template:
             if isinstance(layer, nn.Linear):
                 weight, bias = next(linear)

@@ -131,34 +131,41 @@ class PopulationAdam(torch.optim.Optimizer):
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 if state["step"].device != p.device:  # a loaded state_dict keeps the step where it was saved
                     state["step"] = state["step"].to(p.device)
-                step_t, exp_avg, exp_avg_sq = state["step"], state["exp_avg"], state["exp_avg_sq"]
+                tensors = (p, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"])
                 act = active.to(p.device)
-                mask = act.view(-1, *([1] * (p.dim() - 1)))
+                if bool(act.all()):  # every member steps: in place, no copies
+                    adam_(*tensors, lr, beta1, beta2, eps, weight_decay, decoupled)
+                elif bool(act.any()):
+                    # The active members' rows, stepped in place and written back: the others are not
+                    # touched at all, and the work is that of the members that step.
+                    rows = act.nonzero()[:, 0]
+                    taken = [t.index_select(0, rows) for t in tensors]
+                    adam_(*taken, lr, beta1, beta2, eps, weight_decay, decoupled)
+                    for whole, part in zip(tensors, taken, strict=True):
+                        if whole is not p.grad:
+                            whole.index_copy_(0, rows, part)
 
-                # Compute the step for every member (step + 1 even for inactive ones, so no 0/0),
-                # then keep it only where active: torch.where leaves the others bit-identical.
-                step = step_t + 1
-                grad = p.grad
-                param = p
-                if weight_decay != 0:
-                    if decoupled:
-                        param = p.mul(1 - lr * weight_decay)
-                    else:
-                        grad = grad.add(p, alpha=weight_decay)
-                new_avg = exp_avg.lerp(grad, 1 - beta1)
-                new_avg_sq = exp_avg_sq.mul(beta2).addcmul_(grad, grad, value=1 - beta2)
 
-                # Bias corrections in float64, as torch does them in Python floats, then the member's
-                # value cast to p's dtype exactly as torch casts its Python scalar into the kernel.
-                step64 = step.double()
-                bias_correction1 = 1 - beta1**step64
-                bias_correction2_sqrt = (1 - beta2**step64).sqrt()
-                neg_step_size = (-(lr / bias_correction1)).to(p.dtype).view_as(mask)
-                denom = (new_avg_sq.sqrt() / bias_correction2_sqrt.to(p.dtype).view_as(mask)).add_(eps)
-                # addcdiv_'s kernel computes param + (value * t1) / t2; same order, per-member value.
-                new_param = param + (neg_step_size * new_avg) / denom
-
-                p.copy_(torch.where(mask, new_param, p))
-                exp_avg.copy_(torch.where(mask, new_avg, exp_avg))
-                exp_avg_sq.copy_(torch.where(mask, new_avg_sq, exp_avg_sq))
-                step_t.copy_(torch.where(act, step, step_t))
+def adam_(
+    param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, step_t: Tensor,
+    lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, decoupled: bool,
+) -> None:  # fmt: skip
+    """One Adam (AdamW: `decoupled`) step of every member in these tensors, in place: torch's
+    `_single_tensor_adam` operation by operation, with each member's own step count."""
+    step_t += 1
+    if weight_decay != 0:
+        if decoupled:
+            param.mul_(1 - lr * weight_decay)
+        else:
+            grad = grad.add(param, alpha=weight_decay)
+    exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    # Bias corrections in float64, as torch does them in Python floats, then the member's value cast to
+    # the parameter's dtype exactly as torch casts its Python scalar into the kernel.
+    shape = (-1, *([1] * (param.dim() - 1)))
+    step64 = step_t.double()
+    neg_step_size = (-(lr / (1 - beta1**step64))).to(param.dtype).view(shape)
+    bias_correction2_sqrt = (1 - beta2**step64).sqrt().to(param.dtype).view(shape)
+    denom = exp_avg_sq.sqrt().div_(bias_correction2_sqrt).add_(eps)
+    # addcdiv_'s kernel computes param + (value * t1) / t2: the same order, with a per-member value.
+    param.add_((neg_step_size * exp_avg).div_(denom))

@@ -13,6 +13,9 @@ QUIET_WARNINGS = (
     # litlab's modules log once per epoch: the step interval only matters to per-step logging.
     r"The number of training batches .* is smaller than the logging interval",
     r".*does not have many workers.*",  # in-memory tables are cut by index: workers would only cost
+    # A population's layers are views of one flat weight tensor, their gradients of its flat gradient
+    # (population/nets.py): on purpose, so that the optimizer steps one tensor.
+    r"grad and param do not obey the gradient layout contract",
 )
 # Lightning's console records that litlab says once, better, itself (or that are advertisements).
 QUIET_RECORDS = (
