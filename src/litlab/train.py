@@ -109,18 +109,18 @@ def train(cfg: DictConfig) -> float | None:
         if vectorized:  # every fold at once, as one population (litlab.population)
             from litlab.population.run import train_population
 
-            trainer = train_population(
+            last_step = train_population(
                 cfg, config, datamodule, folds, cv, run, plan, shows_model_summary(cfg, 0)
             )
         else:
             trainer, metrics = train_each_fold(
                 cfg, config, datamodule, folds, cv, run, plan, earlier or {}, trial
             )
+            last_step = trainer.global_step if trainer else 0  # the last fold's last step
         if cv:  # the means (and their spread, in metrics.json) over the folds
             metrics = cv.write(cfg.get("optimized_metric"))
             if is_rank_zero():  # the run's own loggers: its CV means beside each fold's run
-                step = trainer.global_step if trainer else 0  # the last fold's last step
-                log_hparams(instantiate_each(cfg.get("logger")), cfg, run.overrides, metrics, step)
+                log_hparams(instantiate_each(cfg.get("logger")), cfg, run.overrides, metrics, last_step)
             # The last fold's epochs would misdescribe the run: it ended by training every fold.
             run.details.update(folds_done=len(folds), stopped_by="cross_validation")
             for key in ("fold", "fit", *FIT_SUMMARY[:2]):

@@ -80,7 +80,10 @@ def test_member(
     x_test, y_test = (t.to(model.device) for t in splits["test"].member(k))
     test, probabilities = tested_metrics(model, x_test, y_test, "test")
     metrics = {**history.get(best, {}), **dict(sorted({**val, **test}.items()))}
-    stopped_by = "early_stopping" if bool(stopping.stopped_early[k]) else "max_epochs"
+    max_epochs = cfg.trainer.get("max_epochs")
+    # As runs/lifecycle.stopped_by says it: reaching max_epochs first, whether or not patience ran out too.
+    at_limit = max_epochs is not None and max_epochs >= 0 and last + 1 >= max_epochs
+    stopped_by = "early_stopping" if bool(stopping.stopped_early[k]) and not at_limit else "max_epochs"
     fit = {
         "best_epoch": best, "last_epoch": last, "stopped_by": stopped_by, "tested": "best checkpoint",
         "last_epoch_train": history.get(last, {}),
@@ -103,6 +106,6 @@ def test_member(
     confusion = torch.bincount(pairs, minlength=len(names) ** 2).reshape(len(names), -1).cpu()
     status = {
         "fit_done": True, "best_checkpoint": str(path), "train_metrics": history.get(best, {}), "fit": fit,
-        "epochs": last + 1, "max_epochs": cfg.trainer.get("max_epochs"), "stopped_by": stopped_by,
+        "epochs": last + 1, "max_epochs": max_epochs, "stopped_by": stopped_by,
     }  # fmt: skip
     return metrics, confusion, status

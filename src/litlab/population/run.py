@@ -25,7 +25,7 @@ def vectorize_requested(cfg: DictConfig) -> bool | str:
     """cv.vectorize: True (the folds as one population), False, or "auto" (decided by
     `vectorized_by_auto` once the data is read); refused without cv."""
     vectorize = cfg.get("cv", {}).get("vectorize", False)
-    if vectorize not in (True, False, "auto"):
+    if not (isinstance(vectorize, bool) or vectorize == "auto"):
         raise ValueError(
             f"cv.vectorize={vectorize!r}: give true (the folds as one population), false (one after another) "
             "or auto (a population where one can be trained)"
@@ -55,10 +55,22 @@ def why_not_a_population(cfg: DictConfig) -> str | None:
         return "it does not compile its nets; give model.compile=false"
     if "16" in precision and "bf16" not in precision:
         return f"it takes no gradient scaler: trainer.precision={precision}; give 32-true or bf16-mixed"
-    if any(trainer.get(key) not in (None, 1, "auto") for key in ("devices", "num_nodes")) or "ddp" in str(
-        trainer.get("strategy", "")
-    ):
-        return "it trains on one device; give trainer.devices=1 (CV runs its folds in one process)"
+    devices, nodes, strategy = (
+        trainer.get("devices"),
+        trainer.get("num_nodes"),
+        trainer.get("strategy", "auto"),
+    )
+    if devices not in (None, 1, "auto") or nodes not in (None, 1) or "ddp" in str(strategy):
+        return (
+            f"it trains on one device, and trainer.devices={devices}, trainer.num_nodes={nodes}, "
+            f"trainer.strategy={strategy} ask for more; give trainer.devices=1 trainer.num_nodes=1 "
+            "(CV runs its folds in one process)"
+        )
+    if cfg.get("callbacks", {}).get("best_checkpoint") is None:
+        return (
+            "it tests each member's best epoch, and callbacks.best_checkpoint=null asks for the final "
+            "weights; drop that override"
+        )
     return None
 
 
@@ -120,7 +132,7 @@ def check_fits_in_memory(members: int, net: Any, rows: Any, batch: int | None, d
     any other member is built; refuse it with how many members would fit."""
     import torch
 
-    from litlab.runtime.memory import available_bytes
+    from litlab.runtime.memory import available_bytes, size_text
 
     params = sum(p.numel() for p in net.parameters())
     widths = sum(m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear))
@@ -132,9 +144,15 @@ def check_fits_in_memory(members: int, net: Any, rows: Any, batch: int | None, d
     available = available_bytes(device)
     if per_member * members > 0.8 * available:
         fit = int(0.8 * available // per_member)
+        if fit == 0:
+            raise ValueError(
+                f"cv.vectorize=true: one member alone needs about {size_text(per_member)}, and "
+                f"{size_text(available)} are free on {device}; {SEQUENTIAL_PATH}, or a smaller "
+                "data.batch_size"
+            )
         raise ValueError(
             f"cv.vectorize=true: {members} members need about "
-            f"{per_member * members / 2**30:.1f} GiB, {available / 2**30:.1f} GiB are free on "
+            f"{size_text(per_member * members)}, {size_text(available)} are free on "
             f"{device}: about {fit} members would fit. Give fewer folds or repeats, a smaller "
             f"data.batch_size, or {SEQUENTIAL_PATH}"
         )
@@ -183,7 +201,13 @@ def build_population(
     batches = MemberBatches(splits["train"].counts, datamodule.batch_size, datamodule.seed)
     stopper = cfg.callbacks.get("early_stopping") or {}
     patience = stopper.get("patience", float("inf")) if stopper else float("inf")
-    stopping = MemberStopping(len(folds), cfg.monitor.mode, patience, stopper.get("min_delta", 0.0))
+    stopping = MemberStopping(
+        len(folds),
+        cfg.monitor.mode,
+        patience,
+        stopper.get("min_delta", 0.0),
+        cfg.trainer.get("min_epochs") or 1,
+    )
     module = PopulationClassifier(
         net, tester.num_classes, splits, batches,
         lambda params: PopulationAdam.from_factory(factory, params), stopping, cfg.monitor.metric, loggers,
@@ -195,7 +219,8 @@ def train_population(
     cfg: DictConfig, config: dict[str, Any], datamodule: Any, folds: list[Any], cv: Any, run: Any, plan: Any,
     model_summary: bool,
 ) -> Any:  # fmt: skip
-    """Fit every fold as one population, then test and write each fold; returns the trainer."""
+    """Fit every fold as one population, then test and write each fold; returns the last fold's step
+    count (where the run's own TensorBoard entry goes, as after the folds one by one)."""
     import torch
 
     from litlab.population.fold_files import write_members
@@ -220,7 +245,7 @@ def train_population(
     with torch.no_grad():
         write_members(cfg, config, folds, tester, module, states, cv, run.overrides, loggers)
     run.details.update(folds_done=len(folds))
-    return trainer
+    return int(module.stepped[-1])
 
 
 def resume_point(cfg: DictConfig, config: dict[str, Any], plan: Any, module: Any) -> tuple[str | None, bool]:

@@ -2,7 +2,8 @@
 
 The best epoch is ModelCheckpoint's (save_top_k=1): the first epoch, then every strictly better value (a
 NaN counts as the worst); stopping is EarlyStopping's: a better value by more than `min_delta` resets
-the wait, `patience` epochs without one stop the member, and so does a non-finite value. A stopped
+the wait, `patience` epochs without one stop the member, and so does a non-finite value, but not before
+`trainer.min_epochs` (the fit loop's rule). A stopped
 member is frozen: the population's optimizer skips it (population/optim.py), so nothing of it changes.
 """
 
@@ -16,8 +17,11 @@ class MemberStopping(nn.Module):
     """Per-member best value, best epoch, wait count and whether still training; buffers, so a
     population checkpoint resumes them."""
 
-    def __init__(self, members: int, mode: str, patience: int, min_delta: float = 0.0) -> None:
+    def __init__(
+        self, members: int, mode: str, patience: float, min_delta: float = 0.0, min_epochs: int = 1
+    ) -> None:
         super().__init__()
+        self.min_epochs = min_epochs or 1  # the trainer's: no member stops before (Lightning's fit loop)
         if mode not in ("min", "max"):
             raise ValueError(f"monitor.mode={mode!r}: give min or max")
         self.sign = 1.0 if mode == "min" else -1.0  # scores are compared as losses: lower is better
@@ -45,7 +49,9 @@ class MemberStopping(nn.Module):
         better = finite & (score + self.min_delta < self.stop_best)
         self.stop_best = torch.where(active & better, score, self.stop_best)
         self.wait = torch.where(active, torch.where(better, 0, self.wait + 1), self.wait)
-        stops = active & (~finite | (self.wait >= self.patience))
+        # EarlyStopping counts patience only after an epoch without a better value (patience=0 included);
+        # the fit loop lets no one stop before trainer.min_epochs.
+        stops = active & (~finite | (~better & (self.wait >= self.patience))) & (epoch + 1 >= self.min_epochs)
         self.stopped_early |= stops
         self.active = active & ~stops
         self.last_epoch = torch.where(active, torch.full_like(self.last_epoch, epoch), self.last_epoch)

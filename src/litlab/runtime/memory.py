@@ -22,3 +22,12 @@ def available_bytes(device: Any) -> int:
     import os
 
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")  # where /proc is absent (macOS)
+
+
+def size_text(count: float) -> str:
+    """Bytes as people read them: 512 B, 4.0 KiB, 12.5 MiB, 3.2 GiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(count) < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
