@@ -26,6 +26,7 @@ from torch import Tensor
 _IMPLEMENTED = {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay"}
 _IGNORED = {"foreach", "fused", "capturable", "differentiable"}  # speed/autograd knobs, same maths
 _MUST_BE_FALSE = {"amsgrad", "maximize"}
+CHUNK = 1 << 18  # values per block of members in a step (1 MiB of float32 per tensor)
 
 
 def _name(obj: Any) -> str:
@@ -132,18 +133,24 @@ class PopulationAdam(torch.optim.Optimizer):
                 if state["step"].device != p.device:  # a loaded state_dict keeps the step where it was saved
                     state["step"] = state["step"].to(p.device)
                 tensors = (p, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"])
+                settings = (lr, beta1, beta2, eps, weight_decay, decoupled)
                 act = active.to(p.device)
-                if bool(act.all()):  # every member steps: in place, no copies
-                    adam_(*tensors, lr, beta1, beta2, eps, weight_decay, decoupled)
+                # Members in blocks of about CHUNK values: a block's passes over its weights, gradient
+                # and moments stay in the CPU's cache (a wide net's population does not fit in it, and
+                # each of Adam's elementwise passes would go to memory).
+                block = max(1, CHUNK // max(1, p[0].numel()))
+                if bool(act.all()):  # every member steps: in place, on views, no copies
+                    for start in range(0, len(p), block):
+                        adam_(*(t[start : start + block] for t in tensors), *settings)
                 elif bool(act.any()):
-                    # The active members' rows, stepped in place and written back: the others are not
-                    # touched at all, and the work is that of the members that step.
-                    rows = act.nonzero()[:, 0]
-                    taken = [t.index_select(0, rows) for t in tensors]
-                    adam_(*taken, lr, beta1, beta2, eps, weight_decay, decoupled)
-                    for whole, part in zip(tensors, taken, strict=True):
-                        if whole is not p.grad:
-                            whole.index_copy_(0, rows, part)
+                    # The active members' rows, stepped and written back: the others are not touched
+                    # at all, and the work is that of the members that step.
+                    for rows in act.nonzero()[:, 0].split(block):
+                        taken = [t.index_select(0, rows) for t in tensors]
+                        adam_(*taken, *settings)
+                        for whole, part in zip(tensors, taken, strict=True):
+                            if whole is not p.grad:
+                                whole.index_copy_(0, rows, part)
 
 
 def adam_(
