@@ -1,7 +1,8 @@
 """The LightningModule of a population: K classifiers (one per CV fold) trained in one Lightning fit.
 
 Lightning runs the loop (epochs, the progress bar, last.ckpt and its resume, SIGTERM at a batch
-boundary); this module does per member what the sequential fold's module and callbacks do: a step on
+boundary, here an epoch's end: one Lightning batch is one epoch of the population); this module does per
+member what the sequential fold's module and callbacks do: a step on
 its own batch (manual optimization: one backward for all members, then an Adam step of the members that
 had a batch and still train), its train/ metrics of the epoch, its validation at the epoch's end, its
 best epoch and early stopping (population/stopping.py), its curves in its fold's own loggers, and its
@@ -70,7 +71,9 @@ class PopulationClassifier(L.LightningModule):
         members = net.members
         self.register_buffer("stepped", torch.zeros(members, dtype=torch.long))  # optimizer steps per member
         self.history: list[dict[int, dict[str, float]]] = [{} for _ in range(members)]
-        self.outputs: list[torch.Tensor] = []  # the epoch's (losses, sizes, probabilities, targets, weights)
+        self.outputs: list[
+            torch.Tensor
+        ] = []  # the epoch's members, losses, sizes, probabilities, targets, weights
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.net.parameters())
