@@ -146,8 +146,8 @@ class PopulationClassifier(L.LightningModule):
         steps = self.stepped.tolist()
         for k in training.nonzero()[:, 0].tolist():
             self.history[k][epoch] = train[k]
-            self.log_member(k, train[k], steps[k] - 1)
-            self.log_member(k, val[k], steps[k] - 1)  # both at the epoch's last step, as Lightning logs them
+            # train/ and val/ at the epoch's last step, as Lightning logs them: one call (one event) for both
+            self.log_member(k, {**train[k], **val[k]}, steps[k] - 1)
         active = int(self.stopping.active.sum())
         if self.trainer.progress_bar_callback is not None:  # the bar shows how many still train
             self.log("members", float(active), prog_bar=True)
