@@ -200,7 +200,7 @@ def build_population(
     splits, states = member_splits(datamodule, folds)
     batches = MemberBatches(splits["train"].counts, datamodule.batch_size, datamodule.seed)
     stopper = cfg.callbacks.get("early_stopping") or {}
-    patience = stopper.get("patience", float("inf")) if stopper else float("inf")
+    patience = stopper.get("patience", float("inf"))
     stopping = MemberStopping(
         len(folds),
         cfg.monitor.mode,
@@ -252,6 +252,7 @@ def resume_point(cfg: DictConfig, config: dict[str, Any], plan: Any, module: Any
     """(the population's last.ckpt to resume from, or None; whether its fit had ended). A resumed run
     (ckpt_path=last) goes on from the run folder's checkpoints/last.ckpt; one whose fit had ended (every
     member stopped, or max_epochs) is loaded into `module` and only tested."""
+    from litlab.checkpoints.contents import stored_config
     from litlab.checkpoints.identity import check_same_experiment
     from litlab.checkpoints.io import load_checkpoint
     from litlab.runs.layout import last_checkpoint
@@ -260,7 +261,7 @@ def resume_point(cfg: DictConfig, config: dict[str, Any], plan: Any, module: Any
     if not ((plan.checkpoint or plan.continue_folds) and last.is_file()):
         return None, False
     checkpoint = load_checkpoint(last, mmap=True)
-    check_same_experiment(checkpoint.get("litlab_config"), config)
+    check_same_experiment(stored_config(checkpoint), config)
     done = checkpoint.get("epoch", -1) + 1
     max_epochs = cfg.trainer.get("max_epochs") or 0
     finished = done >= max_epochs > 0 or not bool(checkpoint["state_dict"]["stopping.active"].any())
@@ -292,8 +293,3 @@ def population_line(stopping: Any, max_epochs: int | None, monitor: str) -> str:
         f"best epochs {int(best.min())}-{int(best.max())}, {monitor} {float(values.min()):.4f}-"
         f"{float(values.max()):.4f}"
     )
-
-
-def fold_directory(cv: Any, fold: Any) -> Path:
-    """A fold's folder (the CV results' own naming)."""
-    return cv.fold_dir(fold.name)
