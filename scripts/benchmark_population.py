@@ -15,23 +15,16 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bare_lightning import diabetes_fit
+from benchmark import interleaved, wall
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-
-
-def wall(command: list[str], env: dict[str, str]) -> float:
-    """Seconds a command takes, run from the repository root."""
-    start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
 
 
 def population_fit(overrides: list[str], epochs: int) -> float:
@@ -83,13 +76,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as logs:
         train = [PYTHON, "train.py", f"paths.log_dir={logs}"]
-        times: dict[str, list[float]] = {"vec": [], "single": [], "seq": [], "caf_vec": [], "caf_seq": []}
-        for _ in range(args.repeats):  # interleaved, so drifting load hits every side alike
-            times["vec"].append(wall([*train, "experiment=diabetes", *cv, "cv.vectorize=true"], env))
-            times["single"].append(wall([*train, "experiment=diabetes", "seed=1", *quick], env))
-            times["seq"].append(wall([*train, "experiment=diabetes", *cv], env))
-            times["caf_vec"].append(wall([*train, "experiment=caf", *cv, "cv.vectorize=true"], env))
-            times["caf_seq"].append(wall([*train, "experiment=caf", *cv], env))
+        times = interleaved(  # so drifting load hits every side alike
+            args.repeats,
+            vec=lambda: wall([*train, "experiment=diabetes", *cv, "cv.vectorize=true"], env),
+            single=lambda: wall([*train, "experiment=diabetes", "seed=1", *quick], env),
+            seq=lambda: wall([*train, "experiment=diabetes", *cv], env),
+            caf_vec=lambda: wall([*train, "experiment=caf", *cv, "cv.vectorize=true"], env),
+            caf_seq=lambda: wall([*train, "experiment=caf", *cv], env),
+        )
     row(f"diabetes {label} CV, vectorised (vs one single run), whole process", times["vec"], times["single"],
         "<= 2.0x")  # fmt: skip
     row(
@@ -102,10 +96,11 @@ def main() -> None:
         ">= 3x",
     )
     epochs = 3 if args.quick else 100
-    sides = {"fit": [], "bare": []}
-    for _ in range(args.repeats):
-        sides["fit"].append(population_fit(["experiment=diabetes", *cv[:3]], epochs))
-        sides["bare"].append(diabetes_fit(1, epochs)[1])
+    sides = interleaved(
+        args.repeats,
+        fit=lambda: population_fit(["experiment=diabetes", *cv[:3]], epochs),
+        bare=lambda: diabetes_fit(1, epochs)[1],
+    )
     row(f"diabetes population fit, {folds * repeats} members, {epochs} epochs (vs one bare-Lightning fit)",
         sides["fit"], sides["bare"], "<= 2.0x")  # fmt: skip
 

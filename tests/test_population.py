@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import os
 import re
@@ -886,3 +887,24 @@ def test_a_population_killed_after_its_fit_is_only_tested_when_resumed(small_tab
     assert results_of(run) == whole
     assert last.stat().st_mtime_ns == written  # tested, not trained again
     assert read_status(run)["status"] == "ok"
+
+
+@pytest.mark.parametrize(("optimizer", "population"), [("adam", True), ("sgd", False)])
+def test_auto_trains_a_population_only_where_the_config_allows_one(
+    optimizer, population, small_table, tmp_path, caplog
+):
+    run = tmp_path / "run"
+    cfg = compose(
+        tmp_path, *small_table, *QUICK, *CV, "trainer.max_epochs=2", "cv.vectorize=auto",
+        f"model/optimizer={optimizer}", f"paths.output_dir={run}",
+    )  # fmt: skip
+    caplog.set_level(logging.INFO)
+    train(cfg)
+    folds = list(run.glob("fold_*"))
+    assert len(folds) == 6
+    # A population leaves its last.ckpt in the run folder and none in the folds; the folds one by one
+    # the other way round.
+    assert (run / "checkpoints" / "last.ckpt").is_file() == population
+    assert all((fold / "checkpoints" / "last.ckpt").is_file() != population for fold in folds)
+    said = "cv.vectorize=auto: the folds one by one (a population cannot train this: it supports"
+    assert (said in caplog.text and "torch.optim.SGD" in caplog.text) != population, caplog.text

@@ -137,14 +137,14 @@ class PopulationClassifier(L.LightningModule):
     def end_epoch(self) -> None:
         """Each member's train/ metrics, validation, best epoch and early stopping; its curves logged."""
         epoch = self.current_epoch
-        training = self.stopping.active.clone()
+        training = self.stopping.active.nonzero()[:, 0]  # before this epoch's stops
         train = self.train_epoch_metrics()
-        val = self.evaluate(self.net, "val")
+        val = self.validate(training)
         improved = self.stopping.update(val[self.monitor], epoch)
         self.best_net.flat.copy_(torch.where(improved[:, None], self.net.flat.detach(), self.best_net.flat))
         train, val = per_member(train), per_member(val)
         steps = self.stepped.tolist()
-        for k in training.nonzero()[:, 0].tolist():
+        for k in training.tolist():
             self.history[k][epoch] = train[k]
             # train/ and val/ at the epoch's last step, as Lightning logs them: one call (one event) for both
             self.log_member(k, {**train[k], **val[k]}, steps[k] - 1)
@@ -164,16 +164,19 @@ class PopulationClassifier(L.LightningModule):
         return {name: spread(value, training, self.net.members) for name, value in values.items()}
 
     @torch.no_grad()
-    def evaluate(self, net: StackedMLP, split: str) -> dict[str, torch.Tensor]:
-        """Every member's loss and metrics on its rows of `split` (all rows in one forward)."""
-        rows = self.splits[split]
-        was_training = net.training
-        net.eval()
-        losses, probabilities = self.row_losses(net(rows.x), rows.y)
-        net.train(was_training)
-        loss = (losses * rows.valid).sum(1) / rows.counts.clamp(min=1)
-        metrics = member_metrics(probabilities, rows.y, rows.valid, self.num_classes, auroc=True)
-        return {f"{split}/loss": loss, **{f"{split}/{name}": value for name, value in metrics.items()}}
+    def validate(self, members: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The val/ loss and metrics of `members` (those still training: a stopped member's validation
+        would be thrown away), in one forward of their validation rows; NaN for the others."""
+        rows = self.splits["val"]
+        everyone = len(members) == self.net.members
+        x, y, valid = (t if everyone else t[members] for t in (rows.x, rows.y, rows.valid))
+        self.net.eval()
+        losses, probabilities = self.row_losses(self.net(x, None if everyone else members), y)
+        self.net.train()
+        loss = (losses * valid).sum(1) / valid.sum(1).clamp(min=1)
+        metrics = member_metrics(probabilities, y, valid, self.num_classes, auroc=True)
+        values = {"val/loss": loss, **{f"val/{name}": value for name, value in metrics.items()}}
+        return {name: spread(value, members, self.net.members) for name, value in values.items()}
 
     def log_member(self, k: int, values: dict[str, float], step: int) -> None:
         """Member k's epoch values to its fold's loggers, at the step its sequential run logs them."""

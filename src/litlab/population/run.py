@@ -66,6 +66,9 @@ def why_not_a_population(cfg: DictConfig) -> str | None:
             f"trainer.strategy={strategy} ask for more; give trainer.devices=1 trainer.num_nodes=1 "
             "(CV runs its folds in one process)"
         )
+    monitor = cfg.monitor.metric
+    if not str(monitor).startswith("val/"):
+        return f"it judges each member on its validation rows: monitor.metric={monitor}; give a val/ metric"
     if cfg.get("callbacks", {}).get("best_checkpoint") is None:
         return (
             "it tests each member's best epoch, and callbacks.best_checkpoint=null asks for the final "
@@ -192,7 +195,6 @@ def build_population(
     from litlab.population.stopping import MemberStopping
 
     check_population_config(cfg)
-    check_monitored(cfg.monitor.metric)
     nets, tester = build_members(cfg, len(folds), datamodule.rows, datamodule.batch_size)
     net = StackedMLP(nets)  # refuses a net it cannot stack
     factory = tester.optimizer_factory
@@ -270,15 +272,6 @@ def resume_point(cfg: DictConfig, config: dict[str, Any], plan: Any, module: Any
         module.load_state_dict(checkpoint["state_dict"])
         module.on_load_checkpoint(checkpoint)
     return str(last), finished
-
-
-def check_monitored(monitor: str) -> None:
-    """A population's best epoch and stopping read a validation metric."""
-    if not monitor.startswith("val/"):
-        raise ValueError(
-            f"monitor.metric={monitor}: under cv.vectorize=true each member is judged on its validation "
-            "rows; give a val/ metric (val/loss, val/acc, val/f1, ...)"
-        )
 
 
 def population_line(stopping: Any, max_epochs: int | None, monitor: str) -> str:
