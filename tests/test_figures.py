@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from matplotlib.image import imread
 
-from litlab.callbacks.classification_report import confusion_figure, write_report
-from litlab.callbacks.publish import titled
+from litlab.callbacks.classification_report import write_report
+from litlab.callbacks.drawing import confusion_figure, titled
 from litlab.runs.layout import run_title
 
 

@@ -18,7 +18,7 @@ import litlab  # noqa: F401  (registers the config resolvers)
 from litlab.runs.files import read_fold_metrics, write_metrics
 from litlab.runs.layout import written
 from litlab.runs.lifecycle import run_lifecycle
-from litlab.runtime.cli import explains_completion
+from litlab.runtime.cli import entry_point
 from litlab.runtime.console import set_up_console
 from litlab.runtime.errors import errors_in_one_line
 from litlab.runtime.resolvers import REPO_ROOT
@@ -108,7 +108,7 @@ def evaluate_folds(cfg: DictConfig, cv_run: Path, run_dir: Path) -> dict[str, fl
     return results.write(None)
 
 
-@explains_completion
+@entry_point
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="eval")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: `litlab-eval ckpt_path=...` or `python eval.py ckpt_path=...`."""

@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 
 import litlab  # noqa: F401  (registers the config resolvers)
 from litlab.runs.lifecycle import run_lifecycle
-from litlab.runtime.cli import explains_completion
+from litlab.runtime.cli import entry_point
 from litlab.runtime.console import set_up_console
 from litlab.runtime.errors import errors_in_one_line
 from litlab.runtime.files import write_text_atomic
@@ -131,7 +131,7 @@ def class_rows(
     return ["class", *(f"p_{name}" for name in names)], rows
 
 
-@explains_completion
+@entry_point
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="predict")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: `litlab-predict ckpt_path=... input=... output=...` or `python predict.py ...`."""

@@ -53,7 +53,7 @@ from litlab.runs.status import (
     sweeper_value,
 )
 from litlab.runs.trial import search_trial
-from litlab.runtime.cli import explains_completion
+from litlab.runtime.cli import entry_point
 from litlab.runtime.console import set_up_console
 from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
 from litlab.runtime.errors import errors_in_one_line
@@ -281,8 +281,9 @@ def build_trainer(
 ):
     """The Trainer with the configured callbacks (and `extra` ones) and loggers, refused when it would
     train nothing."""
-    from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+    from lightning.pytorch.callbacks import ModelCheckpoint
 
+    from litlab.callbacks.progress_bar import shows_progress
     from litlab.checkpoints.contents import RunState
 
     loggers = instantiate_each(cfg.get("logger"))
@@ -290,7 +291,7 @@ def build_trainer(
     # Without a checkpoint callback of ours Lightning would add its own, into the logger's folder.
     checkpointing = any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
     quiet = {} if model_summary else {"enable_model_summary": False}
-    if not any(isinstance(callback, ProgressBar) for callback in callbacks):  # none for this output
+    if not shows_progress(callbacks):  # none for this output
         quiet["enable_progress_bar"] = False
     trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_checkpointing=checkpointing, **quiet
@@ -374,7 +375,7 @@ def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None
 
 
 # An absolute path: Hydra reads a relative one as a Python package when litlab is imported.
-@explains_completion
+@entry_point
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point: `litlab-train experiment=diabetes` or `python train.py ...`.

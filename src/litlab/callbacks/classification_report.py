@@ -11,7 +11,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from litlab.callbacks.publish import add_png, save_png, titled
+from litlab.callbacks.drawing import confusion_figure
+from litlab.callbacks.publish import add_png, save_png
 from litlab.runtime.files import write_bytes_atomic, write_text_atomic
 from litlab.runtime.hparams import FINAL
 
@@ -44,32 +45,6 @@ def report_markdown(rows: list[dict], confusion: torch.Tensor, title: str = "") 
     total, wrong = int(confusion.sum()), int(confusion.sum() - confusion.diag().sum())
     lines += ["", f"Failed to classify {wrong} of {total} ({100 * wrong / max(total, 1):.1f}%)"]
     return "\n".join(lines) + "\n"
-
-
-def confusion_figure(confusion: Any, names: Sequence[str], title: str = ""):
-    """A matplotlib figure of the confusion matrix (a tensor or an array), the classes by name on both
-    axes and counts in the cells, titled with the run. NumPy only: it may be drawn in a forked process
-    (callbacks/publish.py: pngs)."""
-    import itertools
-
-    import numpy as np
-    from matplotlib.figure import Figure  # deferred: matplotlib costs half a second to import
-
-    counts = np.asarray(confusion)
-    size = max(4.0, 0.55 * len(names) + 2)
-    # Laid out while it is drawn (once, by savefig): tight_layout() would draw it once more, each time.
-    figure = Figure(figsize=(size, size), dpi=100, layout="constrained")
-    ax = figure.add_subplot()
-    ax.imshow(counts, cmap="Blues")
-    ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted class", ylabel="true class")
-    ax.set_title("confusion matrix", fontsize="medium")
-    ax.set_xticklabels(names, rotation=45, ha="right")
-    ax.set_yticklabels(names)
-    threshold = counts.max() / 2
-    for i, j in itertools.product(range(len(names)), repeat=2):
-        count = int(counts[i, j])
-        ax.text(j, i, str(count), ha="center", va="center", color="white" if count > threshold else "black")
-    return titled(figure, title)
 
 
 def class_names(trainer: L.Trainer, num_classes: int) -> list[str]:
@@ -140,7 +115,7 @@ def write_report(
 ) -> tuple[str, bytes]:
     """`confusion_matrix.png`, `confusion_matrix.csv` and `classification_report.md` in `run_dir`, each
     written atomically, from a (true x predicted) confusion matrix, titled `title`; returns the Markdown
-    and the PNG (`png`: the figure already drawn, see callbacks/publish.py: pngs)."""
+    and the PNG (`png`: the figure already drawn, see callbacks/drawing.py)."""
     markdown = report_markdown(per_class_report(confusion, names), confusion, title)
     path = run_dir / "confusion_matrix.png"
     if png is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
 
@@ -13,3 +14,9 @@ def progress_bar() -> ProgressBar | None:
     if sys.stdout.isatty():
         return RichProgressBar()
     return None
+
+
+def shows_progress(callbacks: list[Any]) -> bool:
+    """The Trainer's `enable_progress_bar` for these callbacks: a bar only when one of them is one (the
+    `progress_bar()` this output got); left to itself, Lightning would add its TQDM bar to any output."""
+    return any(isinstance(callback, ProgressBar) for callback in callbacks)

@@ -2,7 +2,8 @@
 checkpoints/epoch_NNN.ckpt (its best epoch, loadable by eval.py, predict.py and
 `Classifier.load_from_checkpoint`), metrics.json with its "fit" section, oof_predictions.csv, the
 classification report, status.json and its TensorBoard run (curves, then the HParams and the figure).
-It has no last.ckpt of its own: the population's, in the run folder, resumes the fit.
+It has no last.ckpt of its own: the population's, in the run folder, resumes the fit. Its confusion
+figure is drawn as soon as it stops, while the others still train (`MemberFigures`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,53 @@ import logging
 from typing import Any
 
 import torch
+from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
+from litlab.callbacks.drawing import confusion_figure
 from litlab.runs.lifecycle import RunRecord
 from litlab.runtime.logging import log_hparams
 
 log = logging.getLogger(__name__)
+
+
+def fold_titles(cfg: DictConfig, folds: list[Any]) -> list[str]:
+    """Each fold's figure title: the run's, then the fold."""
+    return [f"{cfg.get('title') or cfg.task_name} ({fold.name})" for fold in folds]
+
+
+def confusion_counts(y: torch.Tensor, predicted: torch.Tensor, classes: int) -> torch.Tensor:
+    """The (classes, classes) confusion matrix [target, prediction], on the CPU."""
+    pairs = y * classes + predicted
+    return torch.bincount(pairs, minlength=classes**2).reshape(classes, -1).cpu()
+
+
+class MemberFigures(Callback):
+    """Each member's confusion figure, drawn by the drawing process (callbacks/drawing.py: FigurePool) as
+    soon as the member stops: its best weights are final from then on, so its test rows' confusion is
+    known while the others still train. `write_members` takes the drawn figure when its own test gives
+    the same counts (the tester's Linear layers against the population's batched ones could round a
+    probability of exactly 0.5 the other way; that figure is then drawn again)."""
+
+    def __init__(self, figures: Any, tester: Any, names: list[str], titles: list[str]) -> None:
+        self.figures, self.tester, self.names, self.titles = figures, tester, names, titles
+        self.drawing: set[int] = set()
+
+    @torch.no_grad()
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        stopped = [k for k in (~pl_module.stopping.active).nonzero()[:, 0].tolist() if k not in self.drawing]
+        if not stopped:
+            return
+        best_net, test = pl_module.best_net, pl_module.splits["test"]
+        best_net.eval()  # no dropout
+        for k in stopped:
+            x, y = test.member(k)
+            members = torch.tensor([k], device=x.device)
+            probabilities = pl_module.probabilities(best_net(x[None], members))[0]
+            confusion = confusion_counts(y, self.tester.predicted_classes(probabilities), len(self.names))
+            self.figures.submit(confusion_figure, (confusion.numpy(), self.names, self.titles[k]))
+            self.drawing.add(k)
+        best_net.train()
 
 
 def tested_metrics(model: Any, x: torch.Tensor, y: torch.Tensor, stage: str) -> tuple[dict[str, float], Any]:
@@ -35,22 +77,23 @@ def tested_metrics(model: Any, x: torch.Tensor, y: torch.Tensor, stage: str) -> 
 def write_members(
     cfg: DictConfig, config: dict[str, Any], folds: list[Any], tester: Any, population: Any,
     data_states: list[dict[str, Any]], cv: Any, overrides: list[str], loggers: list[list[Any]],
+    drawing: Any,
 ) -> None:  # fmt: skip
     """Test every member with its best weights (loaded into `tester`, one member at a time) and write
-    its fold folder; the folds' confusion matrices are drawn together (callbacks/publish.py: pngs)."""
-    from litlab.callbacks.classification_report import confusion_figure, publish_report, write_report
-    from litlab.callbacks.publish import pngs
+    its fold folder; the folds' confusion figures come from `drawing` (a FigurePool: those drawn while
+    the fit went on, the others drawn now, in parallel)."""
+    from litlab.callbacks.classification_report import publish_report, write_report
 
     names = list(cfg.from_data.class_names)
     tested = []
     for k, fold in enumerate(folds):
         tester.net.load_state_dict(population.best_net.member_state(k))
         tested.append(test_member(cfg, config, k, fold, tester, population, data_states[k], cv))
-    titles = [f"{cfg.get('title') or cfg.task_name} ({fold.name})" for fold in folds]
+    titles = fold_titles(cfg, folds)
     jobs = [
         (confusion.numpy(), names, title) for (_, confusion, _), title in zip(tested, titles, strict=True)
     ]
-    figures = pngs(confusion_figure, jobs)
+    figures = drawing.pngs(confusion_figure, jobs)
     for k, fold in enumerate(folds):
         metrics, confusion, status = tested[k]
         fold_dir = cv.fold_dir(fold.name)
@@ -102,8 +145,7 @@ def test_member(
     AtomicCheckpointIO().save_checkpoint(checkpoint, path)
     names = list(cfg.from_data.class_names)
     cv.add(fold, metrics, y_test, probabilities, model.task, names, fit)
-    pairs = y_test * len(names) + model.predicted_classes(probabilities)
-    confusion = torch.bincount(pairs, minlength=len(names) ** 2).reshape(len(names), -1).cpu()
+    confusion = confusion_counts(y_test, model.predicted_classes(probabilities), len(names))
     status = {
         "fit_done": True, "best_checkpoint": str(path), "train_metrics": history.get(best, {}), "fit": fit,
         "epochs": last + 1, "max_epochs": max_epochs, "stopped_by": stopped_by,

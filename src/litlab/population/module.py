@@ -26,6 +26,8 @@ from litlab.population.nets import StackedMLP
 from litlab.population.stopping import MemberStopping
 
 HISTORY_KEY = "litlab_population_history"  # per member: epoch -> its train/ metrics
+# Multiply-adds of one member's step below which stopped members compute too (`computes_all`).
+SMALL_STEP = 2**16
 
 
 def spread(values: torch.Tensor, members: torch.Tensor, count: int) -> torch.Tensor:
@@ -83,15 +85,19 @@ class PopulationClassifier(L.LightningModule):
         per-batch hooks cost more than a population's optimizer step of these small nets)."""
         return range(1)
 
-    def row_losses(self, logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-row losses (K, n) and class probabilities (K, n, classes), as Classifier computes them."""
+    def row_losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-row losses (K, n), as Classifier computes them."""
         if self.binary:
             logit = logits[..., 0]
-            losses = F.binary_cross_entropy_with_logits(logit, y.to(logit.dtype), reduction="none")
-            p = torch.sigmoid(logit.float())
-            return losses, torch.stack([1 - p, p], dim=-1)
-        log_probs = F.log_softmax(logits, dim=-1)
-        return -log_probs.gather(-1, y[..., None])[..., 0], log_probs.exp()
+            return F.binary_cross_entropy_with_logits(logit, y.to(logit.dtype), reduction="none")
+        return -F.log_softmax(logits, dim=-1).gather(-1, y[..., None])[..., 0]
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (K, n, classes), as Classifier computes them."""
+        if self.binary:
+            p = torch.sigmoid(logits[..., 0].float())
+            return torch.stack([1 - p, p], dim=-1)
+        return F.log_softmax(logits, dim=-1).exp()
 
     def on_fit_start(self) -> None:
         self.splits = {name: split.to(self.device) for name, split in self.splits.items()}
@@ -99,40 +105,69 @@ class PopulationClassifier(L.LightningModule):
     def training_step(self, batch: int, batch_idx: int) -> None:
         """Every optimizer step of this epoch: each member still training on its own batch (a member
         whose fold has fewer rows has none at the last step: it is left as it is there)."""
-        # Only the members still training compute: a stopped member's batches would cost as much.
+        members = self.net.members
         training = self.stopping.active.nonzero()[:, 0]
-        everyone = len(training) == self.net.members
+        # Who computes: a stopped member's rows cost as much as a training member's, so only those still
+        # training, unless the nets are so small that picking them out costs more than computing all.
+        computed = torch.arange(members, device=self.device) if self.computes_all(training) else training
+        everyone = len(computed) == members
         # The epoch's batches of those members, cut at once: (steps, members, batch, ...), each step
         # contiguous.
         index, valid = (
-            t.to(self.device)[training].transpose(0, 1) for t in self.batches.epoch(self.current_epoch)
+            t.to(self.device)[computed].transpose(0, 1) for t in self.batches.epoch(self.current_epoch)
         )
         rows = self.splits["train"]
-        members = training[None, :, None]
-        x, y = rows.x[members, index].contiguous(), rows.y[members, index]
+        x, y = rows.x[computed[None, :, None], index].contiguous(), rows.y[computed[None, :, None], index]
         sizes = valid.sum(2)
-        stepping = torch.zeros(len(index), self.net.members, dtype=torch.bool, device=self.device)
-        stepping[:, training] = sizes > 0  # (steps, K): who steps at each step
-        optimizer = self.optimizers()  # Lightning counts its steps: global_step, and when last.ckpt is due
-        losses, probabilities = [], []
+        divisors = sizes.clamp(min=1)
+        full = valid.all(2).all(1).tolist()  # the steps where every batch is whole (no padding to mask)
+        stepping = torch.zeros(len(index), members, dtype=torch.bool, device=self.device)
+        stepping[:, computed] = sizes > 0
+        stepping &= self.stopping.active  # (steps, K): who steps at each step
+        # Lightning's optimizer (its step counts trainer.global_step) only for the epoch's last step, the
+        # PopulationAdam itself for the others: Lightning's wrapper and its hooks (the precision plugin's
+        # closure, torch's profiler and step hooks) cost as much as a step of these nets, and no callback
+        # of a population reads them. So global_step counts the population's epochs (what its last.ckpt
+        # is keyed by), each member its own optimizer steps (`stepped`); run.py refuses trainer.max_steps.
+        lightning_optimizer = self.optimizers()
+        last = len(index) - 1
+        losses, logits_seen = [], []
         for step in range(len(index)):
-            logits = self.net(x[step], None if everyone else training)  # their gradients reach flat.grad
-            row_losses, step_probabilities = self.row_losses(logits, y[step])
-            loss = (row_losses * valid[step]).sum(1) / sizes[step].clamp(min=1)  # each member's batch mean
+            logits = self.net(x[step], None if everyone else computed)  # their gradients reach flat.grad
+            row_losses = self.row_losses(logits, y[step])
+            row_losses = row_losses if full[step] else row_losses * valid[step]
+            loss = row_losses.sum(1) / divisors[step]  # each member's batch mean
             self.net.zero_grad()  # in place: backward writes into the flat gradient the optimizer reads
             # Members share no weight: each gets its own gradient. loss.backward() itself, not
             # manual_backward: Lightning's backward hooks cost as much as the step (the fit's precision
             # needs no gradient scaler: run.py refuses 16-bit), and no callback of a population reads them.
             loss.sum().backward()
-            optimizer.step(active=stepping[step])
+            if step < last:
+                lightning_optimizer.optimizer.update(stepping[step])
+            else:
+                lightning_optimizer.step(active=stepping[step])
             losses.append(loss.detach())
-            probabilities.append(step_probabilities.detach())
+            logits_seen.append(logits.detach())
         self.stepped += stepping.sum(0)
-        self.outputs = [training, torch.stack(losses, 1), sizes.t(), torch.cat(probabilities, 1),
+        probabilities = self.probabilities(torch.cat(logits_seen, 1))  # once for the epoch, not per step
+        self.outputs = [computed, torch.stack(losses, 1), sizes.t(), probabilities,
                         y.transpose(0, 1).flatten(1), valid.transpose(0, 1).flatten(1)]  # fmt: skip
         # The epoch's end here, in its one batch: the callbacks' epoch-end hooks (last.ckpt) then see
         # whether the fit stops after this epoch.
         self.end_epoch()
+
+    def computes_all(self, training: torch.Tensor) -> bool:
+        """Whether every member computes this epoch, the stopped ones too (their gradients unused, their
+        weights and Adam state untouched): when all train, or when the steps are small
+        (`steps_are_small`), where picking the training members' weights out at every step costs more
+        than computing the others."""
+        return len(training) == self.net.members or self.steps_are_small()
+
+    def steps_are_small(self) -> bool:
+        """Whether a member's step takes fewer than SMALL_STEP multiply-adds (its weights times its
+        batch): Python and torch's per-operation costs then outweigh the arithmetic (diabetes' 8-6-4-1
+        net: 2,800; CAF's 557-300-100-20-4: 6.4 million)."""
+        return self.net.flat.shape[1] * self.batches.batch < SMALL_STEP
 
     def end_epoch(self) -> None:
         """Each member's train/ metrics, validation, best epoch and early stopping; its curves logged."""
@@ -156,12 +191,12 @@ class PopulationClassifier(L.LightningModule):
 
     def train_epoch_metrics(self) -> dict[str, torch.Tensor]:
         """Every member's train/ loss (batch means weighted by batch size, as MeanMetric) and metrics."""
-        training, losses, sizes, probabilities, targets, weights = self.outputs
+        computed, losses, sizes, probabilities, targets, weights = self.outputs
         self.outputs = []
         loss = (losses * sizes).sum(1) / sizes.sum(1).clamp(min=1)
         metrics = member_metrics(probabilities, targets, weights, self.num_classes, auroc=False)
         values = {"train/loss": loss, **{f"train/{name}": value for name, value in metrics.items()}}
-        return {name: spread(value, training, self.net.members) for name, value in values.items()}
+        return {name: spread(value, computed, self.net.members) for name, value in values.items()}
 
     @torch.no_grad()
     def validate(self, members: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -171,8 +206,9 @@ class PopulationClassifier(L.LightningModule):
         everyone = len(members) == self.net.members
         x, y, valid = (t if everyone else t[members] for t in (rows.x, rows.y, rows.valid))
         self.net.eval()
-        losses, probabilities = self.row_losses(self.net(x, None if everyone else members), y)
+        logits = self.net(x, None if everyone else members)
         self.net.train()
+        losses, probabilities = self.row_losses(logits, y), self.probabilities(logits)
         loss = (losses * valid).sum(1) / valid.sum(1).clamp(min=1)
         metrics = member_metrics(probabilities, y, valid, self.num_classes, auroc=True)
         values = {"val/loss": loss, **{f"val/{name}": value for name, value in metrics.items()}}
@@ -186,6 +222,8 @@ class PopulationClassifier(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[HISTORY_KEY] = self.history
+        for logger in (logger for loggers in self.member_loggers for logger in loggers):
+            logger.save()  # the curves so far on disk with the checkpoint: a resumed run leaves no gap
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         history = checkpoint.get(HISTORY_KEY, [])

@@ -66,6 +66,12 @@ def why_not_a_population(cfg: DictConfig) -> str | None:
             f"trainer.strategy={strategy} ask for more; give trainer.devices=1 trainer.num_nodes=1 "
             "(CV runs its folds in one process)"
         )
+    max_steps = trainer.get("max_steps", -1)
+    if max_steps not in (None, -1):
+        return (
+            f"its members count their own steps, and trainer.max_steps={max_steps} would count its epochs; "
+            "give trainer.max_epochs"
+        )
     monitor = cfg.monitor.metric
     if not str(monitor).startswith("val/"):
         return f"it judges each member on its validation rows: monitor.metric={monitor}; give a val/ metric"
@@ -225,29 +231,50 @@ def train_population(
     count (where the run's own TensorBoard entry goes, as after the folds one by one)."""
     import torch
 
-    from litlab.population.fold_files import write_members
+    from litlab.callbacks.drawing import FigurePool
+    from litlab.callbacks.progress_bar import shows_progress
+    from litlab.population.fold_files import MemberFigures, fold_titles, write_members
     from litlab.runs.folds import check_one_process
     from litlab.runs.status import stop_at_batch_boundary
+    from litlab.runtime.threads import torch_threads
 
     loggers = fold_loggers(cfg, [cv.fold_dir(fold.name) for fold in folds])
     module, tester, states = build_population(cfg, datamodule, folds, loggers)
+    beside = draws_beside(cfg, module)
+    drawing = FigurePool(beside)
+    figures = MemberFigures(drawing, tester, list(cfg.from_data.class_names), fold_titles(cfg, folds))
+    callbacks = [*population_callbacks(cfg, config), figures]
     trainer = instantiate(
-        cfg.trainer, callbacks=population_callbacks(cfg, config), logger=False, enable_checkpointing=True,
-        num_sanity_val_steps=0, enable_model_summary=model_summary, enable_progress_bar=None,
+        cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=True, num_sanity_val_steps=0,
+        enable_model_summary=model_summary, enable_progress_bar=shows_progress(callbacks),
     )  # fmt: skip
     check_one_process(trainer, cfg)
     resume, finished = resume_point(cfg, config, plan, module)
     run.trainer = trainer
     run.details.update(fold="population", folds_done=0, members=len(folds))
     run.begin()
-    if not finished:
-        with stop_at_batch_boundary(trainer):
-            trainer.fit(module, ckpt_path=resume)
-    log.info(population_line(module.stopping, cfg.trainer.get("max_epochs"), cfg.monitor.metric))
-    with torch.no_grad():
-        write_members(cfg, config, folds, tester, module, states, cv, run.overrides, loggers)
+    with drawing, torch_threads(1 if beside else None):
+        if not finished:
+            with stop_at_batch_boundary(trainer):
+                trainer.fit(module, ckpt_path=resume)
+        log.info(population_line(module.stopping, cfg.trainer.get("max_epochs"), cfg.monitor.metric))
+        with torch.no_grad():
+            write_members(cfg, config, folds, tester, module, states, cv, run.overrides, loggers, drawing)
     run.details.update(folds_done=len(folds))
     return int(module.stepped[-1])
+
+
+def draws_beside(cfg: DictConfig, module: Any) -> bool:
+    """Whether the folds' figures are drawn while the population trains, by a process on a core of its
+    own (callbacks/drawing.py), the fit's torch then on one thread: when the run has the machine to
+    itself (no parallel jobs, no `threads` given), two cores or more, and steps so small that a second
+    torch thread gains nothing (module.computes_all's rule; on this CPU a diabetes population's fit takes
+    as long on one thread as on two, and a drawing process beside two threads slowed it by half: each
+    of torch's parallel regions waits for the thread it took a core from)."""
+    from litlab.callbacks.drawing import cores
+    from litlab.runtime.threads import thread_count
+
+    return thread_count(cfg) is None and cores() >= 2 and module.steps_are_small()
 
 
 def resume_point(cfg: DictConfig, config: dict[str, Any], plan: Any, module: Any) -> tuple[str | None, bool]:

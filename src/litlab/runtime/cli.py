@@ -1,9 +1,12 @@
-"""What the entry points answer before Hydra runs: `--shell-completion` (`-sc`) given without a
-subcommand says how to install tab completion, where Hydra would end in a traceback."""
+"""What the entry points do around Hydra: before it runs, a `--shell-completion` (`-sc`) given without a
+subcommand says how to install tab completion, where Hydra would end in a traceback; after it, the
+process exits without the interpreter's last garbage collection (`quick_exit`)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,15 +32,27 @@ def completion_help(argv: list[str]) -> str | None:
     )
 
 
-def explains_completion(main: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a `@hydra.main` function: a bare `--shell-completion` prints `completion_help` and exits 0."""
+def quick_exit() -> None:
+    """At exit, after every other exit handler (the first registered runs last), freeze the objects the
+    garbage collector tracks, so that the interpreter's shutdown does not walk them all once more: with
+    torch and Lightning imported that walk costs about a second (1.1 s of `import lightning`'s 1.4 s
+    shutdown here, 0.15 s left). Nothing is lost by it: objects are still freed by reference counting
+    (open files closed, buffers flushed); only cyclic garbage is left to the operating system, and
+    litlab's files are all written, closed and renamed before then (runtime/files.py)."""
+    atexit.register(gc.freeze)
+
+
+def entry_point(main: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a `@hydra.main` function: a bare `--shell-completion` prints `completion_help` and exits 0;
+    otherwise it runs, and the process exits quickly (`quick_exit`)."""
 
     @functools.wraps(main)
-    def entry_point(*args: Any, **kwargs: Any) -> Any:
+    def run(*args: Any, **kwargs: Any) -> Any:
         text = completion_help(sys.argv) if not args and not kwargs else None
         if text:
             print(text)
             sys.exit(0)
+        quick_exit()
         return main(*args, **kwargs)
 
-    return entry_point
+    return run

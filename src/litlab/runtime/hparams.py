@@ -37,7 +37,6 @@ from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from litlab.runs.layout import named_overrides
 from litlab.runtime.files import write_text_atomic
@@ -211,8 +210,10 @@ def write_experiments(folder: str | Path, log_dir: str | Path | None) -> None:
 
 def write_events(path: Path, summaries: list[Summary]) -> None:
     """An event file at `path`, replaced whole: TensorBoard never reads half of one."""
+    from litlab.runtime.event_file import EventFile  # deferred: it imports torch
+
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".experiment-") as scratch:
-        writer = EventFileWriter(scratch)
+        writer = EventFile(scratch)
         for summary in summaries:
             writer.add_event(Event(wall_time=time.time(), summary=summary))
         writer.close()

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import TensorBoardLogger as LightningTensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
+
+from litlab.runtime.event_file import SameThreadSummaryWriter
 
 HELD_BACK = ("test/",)  # logged as HParams metrics instead (~final/test/...), not as a second card
 
@@ -20,7 +23,18 @@ HELD_BACK = ("test/",)  # logged as HParams metrics instead (~final/test/...), n
 class TensorBoardLogger(LightningTensorBoardLogger):
     """Lightning's TensorBoardLogger without the `epoch` and test/* scalars (see the module docstring),
     writing each call's scalars as one event: the values TensorBoard reads from `add_scalar`'s events
-    (`simple_value`), at a tenth of its cost per scalar, which a CV population pays 25 times per epoch."""
+    (`simple_value`), at a tenth of its cost per scalar, which a CV population pays 25 times per epoch,
+    into an event file written in the logging thread (runtime/event_file.py)."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> SameThreadSummaryWriter:
+        """Lightning's SummaryWriter, as its own property makes it, but a SameThreadSummaryWriter."""
+        if self._experiment is None:
+            if self.root_dir:
+                self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = SameThreadSummaryWriter(log_dir=self.log_dir, **self._kwargs)
+        return self._experiment
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
