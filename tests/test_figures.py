@@ -38,3 +38,25 @@ def test_a_long_title_is_wrapped_to_the_figure_and_none_leaves_it_untitled():
     lines = figure._suptitle.get_text().splitlines()
     assert len(lines) > 1 and max(map(len, lines)) <= 44 and " ".join(lines) == long
     assert titled(Figure(), "")._suptitle is None
+
+
+def test_a_drawing_process_draws_the_figures_this_process_would(tmp_path):
+    import multiprocessing
+
+    import numpy as np
+
+    from litlab.callbacks.drawing import FigurePool, drawn
+
+    names = ["diabetes", "no diabetes"]
+    jobs = [(np.array([[40, 12], [10, 90 + k]]), names, f"diabetes (fold_0_{k})") for k in range(3)]
+    with FigurePool(beside=True) as pool:
+        pool.submit(confusion_figure, jobs[0])  # drawn while this process goes on
+        pngs = pool.pngs(confusion_figure, jobs)  # the other two handed over now
+        assert pool.jobs == {}
+    assert not multiprocessing.active_children()  # closed with the pool
+    for png, job in zip(pngs, jobs, strict=True):
+        (tmp_path / "a.png").write_bytes(png)
+        (tmp_path / "b.png").write_bytes(drawn(confusion_figure, job))
+        assert np.array_equal(imread(tmp_path / "a.png"), imread(tmp_path / "b.png"))
+    # Without a drawing process the same list is drawn here (forked processes for four or more).
+    assert FigurePool(beside=False).pngs(confusion_figure, jobs[:1]) == [drawn(confusion_figure, jobs[0])]

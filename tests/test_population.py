@@ -704,6 +704,10 @@ REFUSED = {
         ["cv.vectorize=true", "+trainer.precision=16-mixed"],
         ["trainer.precision=16-mixed", "32-true or bf16-mixed", "cv.vectorize=false"],
     ),
+    "max_steps": (
+        ["cv.vectorize=true", "+trainer.max_steps=500"],
+        ["trainer.max_steps=500", "trainer.max_epochs", "cv.vectorize=false"],
+    ),
     "train_monitor": (
         ["cv.vectorize=true", "monitor.metric=train/loss"],
         ["monitor.metric=train/loss", "val/"],

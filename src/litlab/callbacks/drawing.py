@@ -105,9 +105,9 @@ class FigurePool:
     """Figures drawn beside this process. `beside`: a drawing process is spawned now (see the module
     docstring), to draw the figures `submit` hands it while this process trains (which leaves it a
     core: population/run.py); otherwise `submit` does nothing. `pngs` gives the PNGs of a list of
-    figures, each from a submitted job with the same arguments, or drawn now (by forked processes when
-    there are many). `draw` and its arguments must pickle: a function of a module that imports no
-    torch (this one), NumPy arrays, strings."""
+    figures, each from a submitted job with the same arguments or drawn by the drawing process now;
+    without one, drawn now (by forked processes when there are many). `draw` and its arguments must
+    pickle: a function of a module that imports no torch (this one), NumPy arrays, strings."""
 
     def __init__(self, beside: bool) -> None:
         import multiprocessing
@@ -126,15 +126,16 @@ class FigurePool:
             self.jobs[key] = self.pool.apply_async(drawn, (draw, args))
 
     def pngs(self, draw: Callable[..., Any], jobs: list[tuple]) -> list[bytes]:
-        """The PNG of `draw(*job)` for every job, in order: those submitted from the drawing process, the
-        others drawn here meanwhile."""
+        """The PNG of `draw(*job)` for every job, in order: by the drawing process, where there is one
+        (the jobs not submitted yet are handed to it now: it has matplotlib loaded, this process may
+        not), else drawn now (`forked_pngs`)."""
         import pickle
 
-        pending = [self.jobs.pop(pickle.dumps((draw, args)), None) for args in jobs]
-        missing = [args for job, args in zip(pending, jobs, strict=True) if job is None]
-        here = forked_pngs(draw, missing) if self.pool is None else [drawn(draw, args) for args in missing]
-        drawn_here = iter(here)
-        return [next(drawn_here) if job is None else job.get() for job in pending]
+        if self.pool is None:
+            return forked_pngs(draw, jobs)
+        for args in jobs:
+            self.submit(draw, args)
+        return [self.jobs.pop(pickle.dumps((draw, args))).get() for args in jobs]
 
     def close(self) -> None:
         """End the drawing process (figures still being drawn are dropped)."""

@@ -93,7 +93,9 @@ def write_members(
     jobs = [
         (confusion.numpy(), names, title) for (_, confusion, _), title in zip(tested, titles, strict=True)
     ]
-    figures = drawing.pngs(confusion_figure, jobs)
+    pooled, pooled_title = cv.pooled_confusion()  # the run's report, over every fold: drawn with theirs
+    *figures, pooled_png = drawing.pngs(confusion_figure, [*jobs, (pooled.numpy(), names, pooled_title)])
+    cv.pooled_figure = (pooled, pooled_png)
     for k, fold in enumerate(folds):
         metrics, confusion, status = tested[k]
         fold_dir = cv.fold_dir(fold.name)

@@ -156,6 +156,7 @@ class CrossValidationResults:
         self.per_fold: dict[str, dict[str, float]] = {}
         self.rows: list[dict[str, Any]] = []
         self.class_names: list[str] = []  # empty for a regression
+        self.pooled_figure: tuple[Any, bytes] | None = None  # (its confusion, its PNG), drawn elsewhere
 
     def fold_dir(self, name: str) -> Path:
         """A fold's own folder under the run folder."""
@@ -227,18 +228,29 @@ class CrossValidationResults:
         """The folds' values of metric `name` so far, in fold order."""
         return [metrics[name] for metrics in self.per_fold.values() if name in metrics]
 
-    def write_pooled_report(self) -> None:
-        """The confusion matrix and classification report of every out-of-fold prediction (each row once
-        per repeat), in the run folder beside each fold's own."""
+    def pooled_confusion(self) -> tuple[Any, str]:
+        """The confusion matrix of every out-of-fold prediction so far (each row once per repeat), and
+        its report's title."""
         import torch
-
-        from litlab.callbacks.classification_report import write_report
 
         k = len(self.class_names)
         pairs = torch.tensor([r["target"] * k + r["prediction"] for r in self.rows], dtype=torch.long)
         confusion = torch.bincount(pairs, minlength=k * k).reshape(k, k)
         title = f"{self.title} (out-of-fold, {self.folds} folds x {self.repeats})" if self.title else ""
-        write_report(self.run_dir, confusion, self.class_names, title)
+        return confusion, title
+
+    def write_pooled_report(self) -> None:
+        """The confusion matrix and classification report of every out-of-fold prediction, in the run
+        folder beside each fold's own; its figure is `pooled_figure`'s where that was drawn for the same
+        counts (a population's, by its drawing process: population/fold_files.py)."""
+        import torch
+
+        from litlab.callbacks.classification_report import write_report
+
+        confusion, title = self.pooled_confusion()
+        drawn = self.pooled_figure
+        png = drawn[1] if drawn is not None and torch.equal(drawn[0], confusion) else None
+        write_report(self.run_dir, confusion, self.class_names, title, png)
 
     def aggregate(self) -> dict[str, dict[str, Any]]:
         """Every metric over the folds: mean, std, ci95, n, and each fold's value."""
