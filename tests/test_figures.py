@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from matplotlib.image import imread
 
@@ -60,3 +61,18 @@ def test_a_drawing_process_draws_the_figures_this_process_would(tmp_path):
         assert np.array_equal(imread(tmp_path / "a.png"), imread(tmp_path / "b.png"))
     # Without a drawing process the same list is drawn here (forked processes for four or more).
     assert FigurePool(beside=False).pngs(confusion_figure, jobs[:1]) == [drawn(confusion_figure, jobs[0])]
+
+
+def test_figures_the_drawing_process_cannot_give_are_drawn_here():
+    import numpy as np
+
+    from litlab.callbacks.drawing import FigurePool, drawn
+
+    job = (np.array([[3, 1], [0, 4]]), ["a", "b"], "killed")
+    with FigurePool(beside=True) as pool:
+        pool.drawer.process.kill()  # gone before it drew anything
+        assert pool.pngs(confusion_figure, [job]) == [drawn(confusion_figure, job)]
+    with FigurePool(beside=True) as pool:  # a figure it fails to draw fails here the same way, visibly
+        bad = (np.array([[1, 2], [3, 4]]), None, "no class names")
+        with pytest.raises(TypeError):
+            pool.pngs(confusion_figure, [bad])

@@ -2,10 +2,13 @@
 
 Drawing holds the GIL, and a CV run's 25 folds' confusion figures take over a second; a population
 (population/fold_files.py) hands each one to a drawing process as soon as its member stops, while the
-other members still train. That process is spawned, not forked: a fork of a process that holds torch
-and a training run makes the parent copy every page it touches afterwards (it slowed the fit it ran
-beside by a second), and a spawned one imports only this module, which needs NumPy and matplotlib,
-never torch or Lightning.
+other members still train. That process is a new interpreter running this module (`python -m
+litlab.callbacks.drawing`), which needs NumPy and matplotlib, never torch or Lightning. Not a fork of
+the training process (it would inherit torch's thread pool in whatever state it was, and share every
+page copy-on-write), and not multiprocessing's spawn either: that imports the parent's `__main__` again,
+and a user's script that trains without an `if __name__ == "__main__":` guard would train again in it.
+Jobs go to it as pickles over its stdin; a thread of this process, blocked in a read most of the time,
+collects the PNGs from its stdout.
 """
 
 from __future__ import annotations
@@ -63,15 +66,6 @@ def confusion_figure(confusion: Any, names: Sequence[str], title: str = ""):
     return titled(figure, title)
 
 
-def start_drawing() -> None:
-    """A spawned drawing process's start: SIGINT goes to the run alone (which ends the pool), and
-    matplotlib is imported and its fonts loaded now, while the run is still setting up."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    png_of(confusion_figure([[1, 0], [0, 1]], ["0", "1"], "warm-up"))
-
-
 def start_forked() -> None:
     """A forked drawing process's start: the run's SIGTERM handler, inherited, would raise in it when
     the pool ends it; and SIGINT goes to the run alone."""
@@ -101,8 +95,120 @@ def forked_pngs(draw: Callable[..., Any], jobs: list[tuple]) -> list[bytes]:
         return pool.starmap(drawn, [(draw, job) for job in jobs])
 
 
+def write_frame(stream: Any, value: Any) -> None:
+    """One pickled value, length first."""
+    import pickle
+    import struct
+
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
+
+
+def read_frame(stream: Any) -> Any:
+    """The next value `write_frame` wrote; EOFError at the end of the stream."""
+    import pickle
+    import struct
+
+    header = stream.read(8)
+    if len(header) < 8:
+        raise EOFError
+    (size,) = struct.unpack("<Q", header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+class DrawingProcess:
+    """The drawing process (see the module docstring): `submit` hands it a job, `result` waits for that
+    job's PNG (None if the process failed it or died: the caller then draws it itself)."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+        import threading
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.done: dict[int, bytes | None] = {}
+        self.changed = threading.Condition()
+        self.alive = True
+        self.reader = threading.Thread(target=self.collect, name="litlab-drawing", daemon=True)
+        self.reader.start()
+        self.count = 0
+
+    def submit(self, draw: Callable[..., Any], args: tuple) -> int:
+        """Hand `draw(*args)` over; returns the job's number."""
+        self.count += 1
+        try:
+            write_frame(self.process.stdin, (self.count, draw, args))
+        except (BrokenPipeError, OSError):
+            with self.changed:
+                self.done[self.count] = None
+        return self.count
+
+    def collect(self) -> None:
+        """The reader thread: every PNG as it comes; at the end of the stream, the process is gone."""
+        try:
+            while True:
+                job, png = read_frame(self.process.stdout)
+                with self.changed:
+                    self.done[job] = png
+                    self.changed.notify_all()
+        except (EOFError, OSError, ValueError):
+            with self.changed:
+                self.alive = False
+                self.changed.notify_all()
+
+    def result(self, job: int) -> bytes | None:
+        with self.changed:
+            self.changed.wait_for(lambda: job in self.done or not self.alive)
+            return self.done.pop(job, None)
+
+    def close(self) -> None:
+        """Ask the process to end (end of its input), and end it if it does not."""
+        import contextlib
+        import subprocess
+
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.reader.join(timeout=5)
+        self.process.stdout.close()
+
+
+def serve() -> None:
+    """The drawing process: SIGINT goes to the run alone (which ends this process); matplotlib is loaded
+    at once, while the run is still setting up; then each job's PNG (None where drawing it failed), until
+    its input ends."""
+    import signal
+    import sys
+    import traceback
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    png_of(confusion_figure([[1, 0], [0, 1]], ["0", "1"], "warm-up"))
+    jobs, results = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            job, draw, args = read_frame(jobs)
+        except EOFError:
+            return
+        try:
+            png = drawn(draw, args)
+        except Exception:  # noqa: BLE001  (the run draws it itself, and says why)
+            traceback.print_exc()
+            png = None
+        write_frame(results, (job, png))
+
+
 class FigurePool:
-    """Figures drawn beside this process. `beside`: a drawing process is spawned now (see the module
+    """Figures drawn beside this process. `beside`: a drawing process is started now (see the module
     docstring), to draw the figures `submit` hands it while this process trains (which leaves it a
     core: population/run.py); otherwise `submit` does nothing. `pngs` gives the PNGs of a list of
     figures, each from a submitted job with the same arguments or drawn by the drawing process now;
@@ -110,39 +216,35 @@ class FigurePool:
     pickle: a function of a module that imports no torch (this one), NumPy arrays, strings."""
 
     def __init__(self, beside: bool) -> None:
-        import multiprocessing
-
-        self.pool: Any = None
-        if beside:
-            self.pool = multiprocessing.get_context("spawn").Pool(1, initializer=start_drawing)
-        self.jobs: dict[bytes, Any] = {}  # the pickled (draw, args) -> its pending result
+        self.drawer = DrawingProcess() if beside else None
+        self.jobs: dict[bytes, int] = {}  # the pickled (draw, args) -> its job number
 
     def submit(self, draw: Callable[..., Any], args: tuple) -> None:
         """Start drawing `draw(*args)` in the drawing process (nothing, without one)."""
         import pickle
 
         key = pickle.dumps((draw, args))
-        if self.pool is not None and key not in self.jobs:
-            self.jobs[key] = self.pool.apply_async(drawn, (draw, args))
+        if self.drawer is not None and key not in self.jobs:
+            self.jobs[key] = self.drawer.submit(draw, args)
 
     def pngs(self, draw: Callable[..., Any], jobs: list[tuple]) -> list[bytes]:
         """The PNG of `draw(*job)` for every job, in order: by the drawing process, where there is one
         (the jobs not submitted yet are handed to it now: it has matplotlib loaded, this process may
-        not), else drawn now (`forked_pngs`)."""
+        not; a job it failed is drawn here), else drawn now (`forked_pngs`)."""
         import pickle
 
-        if self.pool is None:
+        if self.drawer is None:
             return forked_pngs(draw, jobs)
         for args in jobs:
             self.submit(draw, args)
-        return [self.jobs.pop(pickle.dumps((draw, args))).get() for args in jobs]
+        pngs = [self.drawer.result(self.jobs.pop(pickle.dumps((draw, args)))) for args in jobs]
+        return [drawn(draw, args) if png is None else png for png, args in zip(pngs, jobs, strict=True)]
 
     def close(self) -> None:
-        """End the drawing process (figures still being drawn are dropped)."""
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-            self.pool = None
+        """End the drawing process."""
+        if self.drawer is not None:
+            self.drawer.close()
+            self.drawer = None
         self.jobs.clear()
 
     def __enter__(self) -> FigurePool:
@@ -150,3 +252,7 @@ class FigurePool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+if __name__ == "__main__":
+    serve()
