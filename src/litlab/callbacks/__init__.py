@@ -1,8 +1,9 @@
 """Callbacks: progress display, figures and reports written to the loggers.
 
-The names below are imported when first asked for (`litlab.callbacks.ClassificationReport`, as the
-callback configs name them), so that a module of this package that needs no Lightning, the drawing
-process's `drawing.py`, is imported without it.
+The callbacks below are imported when first asked for (`litlab.callbacks.ClassificationReport`, as
+the callback configs name them), so that a module of this package that needs no Lightning, the drawing
+process's `drawing.py`, is imported without it. `progress_bar` (a function, which imports Lightning
+only when called) is imported at once: its module has its name, which would otherwise stand for it.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from litlab.callbacks.progress_bar import progress_bar
+
 _HOMES = {
     "ClassificationReport": "classification_report",
     "DataFigure": "figures",
     "LearningRateMonitor": "learning_rate",
-}  # the progress bar's factory is litlab.callbacks.progress_bar.progress_bar (its module has its name)
+}
 
-__all__ = list(_HOMES)
+__all__ = [*_HOMES, "progress_bar"]
 
 
 def __getattr__(name: str) -> Any:
