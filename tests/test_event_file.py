@@ -7,8 +7,8 @@ import threading
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from litlab.runtime.event_file import EventFile, SameThreadSummaryWriter
-from litlab.runtime.tensorboard import TensorBoardLogger
+from litlab.runtime.event_file import EventFile
+from litlab.runtime.tensorboard import SameThreadSummaryWriter, TensorBoardLogger
 
 
 def scalars(folder) -> dict[str, list[tuple[int, float]]]:

@@ -42,8 +42,6 @@ def test_a_long_title_is_wrapped_to_the_figure_and_none_leaves_it_untitled():
 
 
 def test_a_drawing_process_draws_the_figures_this_process_would(tmp_path):
-    import multiprocessing
-
     import numpy as np
 
     from litlab.callbacks.drawing import FigurePool, drawn
@@ -51,10 +49,11 @@ def test_a_drawing_process_draws_the_figures_this_process_would(tmp_path):
     names = ["diabetes", "no diabetes"]
     jobs = [(np.array([[40, 12], [10, 90 + k]]), names, f"diabetes (fold_0_{k})") for k in range(3)]
     with FigurePool(beside=True) as pool:
+        process = pool.drawer.process
         pool.submit(confusion_figure, jobs[0])  # drawn while this process goes on
-        pngs = pool.pngs(confusion_figure, jobs)  # the other two handed over now
+        pngs = pool.pngs(confusion_figure, [*jobs, jobs[1]])[:3]  # the others handed over now; twice is one
         assert pool.jobs == {}
-    assert not multiprocessing.active_children()  # closed with the pool
+    assert pool.drawer is None and process.returncode == 0  # ended with the pool, at the end of its input
     for png, job in zip(pngs, jobs, strict=True):
         (tmp_path / "a.png").write_bytes(png)
         (tmp_path / "b.png").write_bytes(drawn(confusion_figure, job))
@@ -76,3 +75,16 @@ def test_figures_the_drawing_process_cannot_give_are_drawn_here():
         bad = (np.array([[1, 2], [3, 4]]), None, "no class names")
         with pytest.raises(TypeError):
             pool.pngs(confusion_figure, [bad])
+
+
+def test_what_a_figure_prints_does_not_mix_into_the_drawing_process_s_answers():
+    import numpy as np
+
+    from litlab.callbacks.drawing import FigurePool, drawn
+
+    job = (np.array([[2, 0], [1, 5]]), ["a", "b"], "after the noise")
+    with FigurePool(beside=True) as pool:
+        with pytest.raises(AttributeError):  # print draws no figure: it fails there, then here
+            pool.pngs(print, [("noise on the drawing process's stdout",)])
+        assert pool.pngs(confusion_figure, [job]) == [drawn(confusion_figure, job)]
+        assert pool.drawer.alive

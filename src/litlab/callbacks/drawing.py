@@ -122,16 +122,22 @@ def read_frame(stream: Any) -> Any:
 
 class DrawingProcess:
     """The drawing process (see the module docstring): `submit` hands it a job, `result` waits for that
-    job's PNG (None if the process failed it or died: the caller then draws it itself)."""
+    job's PNG (None if the process failed it or is gone: the caller then draws it itself). Starting it
+    raises OSError where no interpreter can be started (the caller then draws everything itself)."""
 
     def __init__(self) -> None:
         import subprocess
         import sys
         import threading
+        from pathlib import Path
 
+        # Started where this package's own directory is first on its path (`-m` puts the working
+        # directory there, where a user's folder named litlab would shadow the installed package).
+        home = Path(__file__).resolve().parents[2]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
+            [sys.executable, "-m", "litlab.callbacks.drawing"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            cwd=home,
+        )  # fmt: skip
         self.done: dict[int, bytes | None] = {}
         self.changed = threading.Condition()
         self.alive = True
@@ -144,20 +150,23 @@ class DrawingProcess:
         self.count += 1
         try:
             write_frame(self.process.stdin, (self.count, draw, args))
-        except (BrokenPipeError, OSError):
+        except (OSError, ValueError):  # gone (a broken or closed pipe)
             with self.changed:
                 self.done[self.count] = None
         return self.count
 
     def collect(self) -> None:
-        """The reader thread: every PNG as it comes; at the end of the stream, the process is gone."""
+        """The reader thread: every PNG as it comes. Whatever ends it (the end of the stream, a stream it
+        cannot read), the process counts as gone from then on, so that no one waits for it."""
         try:
             while True:
                 job, png = read_frame(self.process.stdout)
                 with self.changed:
                     self.done[job] = png
                     self.changed.notify_all()
-        except (EOFError, OSError, ValueError):
+        except BaseException:  # noqa: BLE001  (its figures are then drawn by the run itself)
+            pass
+        finally:
             with self.changed:
                 self.alive = False
                 self.changed.notify_all()
@@ -167,11 +176,13 @@ class DrawingProcess:
             self.changed.wait_for(lambda: job in self.done or not self.alive)
             return self.done.pop(job, None)
 
-    def close(self) -> None:
-        """Ask the process to end (end of its input), and end it if it does not."""
+    def close(self, now: bool = False) -> None:
+        """End the process: at the end of its input, once it has drawn what it holds, or `now`."""
         import contextlib
         import subprocess
 
+        if now:
+            self.process.kill()
         with contextlib.suppress(OSError):
             self.process.stdin.close()
         try:
@@ -179,21 +190,27 @@ class DrawingProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.reader.join(timeout=5)
-        self.process.stdout.close()
+        self.reader.join(timeout=5)  # it reads the end of the stream once the process is gone
+        if not self.reader.is_alive():
+            self.process.stdout.close()
 
 
 def serve() -> None:
-    """The drawing process: SIGINT goes to the run alone (which ends this process); matplotlib is loaded
-    at once, while the run is still setting up; then each job's PNG (None where drawing it failed), until
-    its input ends."""
+    """The drawing process: SIGINT goes to the run alone (which ends this process); the frames go out
+    on a private copy of stdout, and stdout itself points at stderr, so that nothing printed while
+    drawing can mix into them; matplotlib is loaded at once, while the run is still setting up; then
+    each job's PNG (None where drawing it failed), until its input ends."""
+    import os
     import signal
     import sys
     import traceback
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    results = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     png_of(confusion_figure([[1, 0], [0, 1]], ["0", "1"], "warm-up"))
-    jobs, results = sys.stdin.buffer, sys.stdout.buffer
+    jobs = sys.stdin.buffer
     while True:
         try:
             job, draw, args = read_frame(jobs)
@@ -216,7 +233,16 @@ class FigurePool:
     pickle: a function of a module that imports no torch (this one), NumPy arrays, strings."""
 
     def __init__(self, beside: bool) -> None:
-        self.drawer = DrawingProcess() if beside else None
+        self.drawer: DrawingProcess | None = None
+        if beside:
+            try:
+                self.drawer = DrawingProcess()
+            except OSError as error:  # no interpreter to start: drawn here, after the fit
+                import logging
+
+                logging.getLogger(__name__).warning(
+                    "No drawing process (%s): figures drawn after the fit", error
+                )
         self.jobs: dict[bytes, int] = {}  # the pickled (draw, args) -> its job number
 
     def submit(self, draw: Callable[..., Any], args: tuple) -> None:
@@ -237,21 +263,24 @@ class FigurePool:
             return forked_pngs(draw, jobs)
         for args in jobs:
             self.submit(draw, args)
-        pngs = [self.drawer.result(self.jobs.pop(pickle.dumps((draw, args)))) for args in jobs]
-        return [drawn(draw, args) if png is None else png for png, args in zip(pngs, jobs, strict=True)]
+        keys = [pickle.dumps((draw, args)) for args in jobs]
+        got = {key: self.drawer.result(self.jobs.pop(key)) for key in dict.fromkeys(keys)}
+        return [
+            drawn(draw, args) if got[key] is None else got[key] for key, args in zip(keys, jobs, strict=True)
+        ]
 
-    def close(self) -> None:
-        """End the drawing process."""
+    def close(self, now: bool = False) -> None:
+        """End the drawing process (`now`: without drawing what it still holds)."""
         if self.drawer is not None:
-            self.drawer.close()
+            self.drawer.close(now)
             self.drawer = None
         self.jobs.clear()
 
     def __enter__(self) -> FigurePool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        self.close(now=kind is not None)  # on an error, nothing it still draws is wanted
 
 
 if __name__ == "__main__":

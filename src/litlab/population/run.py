@@ -10,6 +10,8 @@ fold folder a sequential fold leaves (population/fold_files.py): downstream noth
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -241,27 +243,40 @@ def train_population(
     loggers = fold_loggers(cfg, [cv.fold_dir(fold.name) for fold in folds])
     module, tester, states = build_population(cfg, datamodule, folds, loggers)
     beside = draws_beside(cfg, module)
-    drawing = FigurePool(beside)
-    figures = MemberFigures(drawing, tester, list(cfg.from_data.class_names), fold_titles(cfg, folds))
-    callbacks = [*population_callbacks(cfg, config), figures]
-    trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=True, num_sanity_val_steps=0,
-        enable_model_summary=model_summary, enable_progress_bar=shows_progress(callbacks),
-    )  # fmt: skip
-    check_one_process(trainer, cfg)
-    resume, finished = resume_point(cfg, config, plan, module)
-    run.trainer = trainer
-    run.details.update(fold="population", folds_done=0, members=len(folds))
-    run.begin()
-    with drawing, torch_threads(1 if beside else None):
-        if not finished:
-            with stop_at_batch_boundary(trainer):
-                trainer.fit(module, ckpt_path=resume)
-        log.info(population_line(module.stopping, cfg.trainer.get("max_epochs"), cfg.monitor.metric))
-        with torch.no_grad():
-            write_members(cfg, config, folds, tester, module, states, cv, run.overrides, loggers, drawing)
+    with FigurePool(beside) as drawing, closed_on_failure(loggers):
+        figures = MemberFigures(drawing, tester, list(cfg.from_data.class_names), fold_titles(cfg, folds))
+        callbacks = [*population_callbacks(cfg, config), figures]
+        trainer = instantiate(
+            cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=True, num_sanity_val_steps=0,
+            enable_model_summary=model_summary, enable_progress_bar=shows_progress(callbacks),
+        )  # fmt: skip
+        check_one_process(trainer, cfg)
+        resume, finished = resume_point(cfg, config, plan, module)
+        run.trainer = trainer
+        run.details.update(fold="population", folds_done=0, members=len(folds))
+        run.begin()
+        with torch_threads(1 if beside else None):
+            if not finished:
+                with stop_at_batch_boundary(trainer):
+                    trainer.fit(module, ckpt_path=resume)
+            log.info(population_line(module.stopping, cfg.trainer.get("max_epochs"), cfg.monitor.metric))
+            with torch.no_grad():
+                write_members(cfg, config, folds, tester, module, states, cv, run.overrides, loggers, drawing)
     run.details.update(folds_done=len(folds))
     return int(module.stepped[-1])
+
+
+@contextmanager
+def closed_on_failure(loggers: list[list[Any]]) -> Iterator[None]:
+    """Each fold's loggers closed if the population fails (their events since the last flush on disk,
+    for the curves up to the failure): a successful run closes each in its fold folder's writing."""
+    try:
+        yield
+    except BaseException:
+        for logger in (logger for fold in loggers for logger in fold):
+            with suppress(Exception):  # the failure being raised is the one to report
+                logger.finalize("failed")
+        raise
 
 
 def draws_beside(cfg: DictConfig, module: Any) -> bool:

@@ -5,6 +5,9 @@ first only when nothing sorts before them: Lightning's `epoch` scalar is left ou
 axis), and so are the test/* scalars of `trainer.test`, one dot each: the test results are HParams
 metrics, written with the best checkpoint's validation metrics at the run's last step under `~final/`
 (runtime/hparams.py), a group that sorts after val/, where the callbacks' figures and reports go too.
+
+Its SummaryWriter writes each event in the logging thread (runtime/event_file.py says why and when the
+events reach the disk); torch's own for a `purge_step` or a remote `save_dir`.
 """
 
 from __future__ import annotations
@@ -14,10 +17,34 @@ from collections.abc import Mapping
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import TensorBoardLogger as LightningTensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.writer import FileWriter
 
-from litlab.runtime.event_file import SameThreadSummaryWriter
+from litlab.runtime.event_file import EventFile
 
 HELD_BACK = ("test/",)  # logged as HParams metrics instead (~final/test/...), not as a second card
+
+
+class SameThreadFileWriter(FileWriter):
+    """torch's FileWriter (events from summaries, steps and wall times) over an EventFile."""
+
+    def __init__(
+        self, log_dir: str, max_queue: int = 10, flush_secs: float = 120, filename_suffix: str = ""
+    ) -> None:  # max_queue: torch's signature; nothing queues here
+        self.event_writer = EventFile(str(log_dir), flush_secs, filename_suffix)
+
+
+class SameThreadSummaryWriter(SummaryWriter):
+    """torch's SummaryWriter, its events written by a SameThreadFileWriter (runtime/event_file.py)."""
+
+    def _get_file_writer(self) -> FileWriter:
+        if self.purge_step is not None or "://" in str(self.log_dir):
+            return super()._get_file_writer()  # torch's own: it knows how to purge, and remote storage
+        if self.all_writers is None or self.file_writer is None:
+            self.file_writer = SameThreadFileWriter(self.log_dir, flush_secs=self.flush_secs,
+                                                    filename_suffix=self.filename_suffix)  # fmt: skip
+            self.all_writers = {self.file_writer.get_logdir(): self.file_writer}
+        return self.file_writer
 
 
 class TensorBoardLogger(LightningTensorBoardLogger):
