@@ -299,3 +299,25 @@ def test_a_database_url_stores_the_study_and_resumes_it(tmp_path):
     study = optuna.load_study(study_name="moons-diabetes_optuna", storage=url)
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
     assert not (tmp_path / "moons" / "searches" / "moons-diabetes_optuna" / "study.journal").exists()
+
+
+def test_a_dead_search_s_trial_that_had_finished_is_told_its_result_not_cut_off(tmp_path):
+    import json
+
+    import optuna
+
+    from litlab.runs.study import cut_off_stale_trials
+
+    study = optuna.create_study(direction="minimize")
+    gone = {"status": "running", "host": socket.gethostname(), "pid": 2**22 + 1}  # no such process
+    for _ in range(2):
+        study.ask().set_user_attr(OWNER_ATTR, gone)
+    finished = tmp_path / "0_model.optimizer.lr=0.1"  # job 0 ended ok; the search died before telling
+    finished.mkdir()
+    (finished / "status.json").write_text(json.dumps({"status": "ok"}))
+    (finished / "metrics.json").write_text(json.dumps({"val/loss": 0.4321, "test/acc": 0.75}))
+    (tmp_path / "1_model.optimizer.lr=0.2").mkdir()  # job 1 was cut short: no status
+    assert cut_off_stale_trials(study, tmp_path, "val/loss") == ([1], [0])
+    first, second = study.get_trials()
+    assert first.state == optuna.trial.TrialState.COMPLETE and first.value == 0.4321
+    assert second.state == optuna.trial.TrialState.FAIL and second.user_attrs[CUT_OFF_ATTR]

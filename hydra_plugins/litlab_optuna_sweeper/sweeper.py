@@ -100,17 +100,19 @@ class LitlabOptunaSweeper(Sweeper):
         study = studies.open_study(self.study_name, storage, self.direction, space.written, pruner=pruner)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # what the summary reads the swept keys from
-        cut_off = studies.cut_off_stale_trials(study)
+        cut_off, told = studies.cut_off_stale_trials(study, sweep_dir, self.config.get("optimized_metric"))
         done = studies.counted(study)
         # A resumed study's sampler starts its random stream further on: it would redraw the first trials.
         seed = None if self.seed is None else int(self.seed) + len(study.get_trials(deepcopy=False))
         study.sampler = studies.make_sampler(self.sampler, seed, self.sampler_args)
         self.left = self.n_trials - done
-        resumed = f", resumed with {done} trial(s) kept" if done or cut_off else ""
+        resumed = f", resumed with {done} trial(s) kept" if done or cut_off or told else ""
         log.info(
             "Study %s (%s, %s sampler, %s pruner) in %s%s", self.study_name, self.direction, self.sampler,
             self.pruner, url, resumed,
         )  # fmt: skip
+        if told:
+            log.info("Trial(s) %s had finished when their search died: their results told to the study", told)
         if cut_off:
             log.info("Trial(s) %s were running when their search died: failed, slots sampled again", cut_off)
         if self.left <= 0:

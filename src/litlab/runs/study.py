@@ -162,19 +162,53 @@ def owner() -> dict[str, Any]:
     return {"status": "running", "host": socket.gethostname(), "pid": os.getpid()}
 
 
-def cut_off_stale_trials(study: Any) -> list[int]:
-    """Trials left running by a search that is gone (SIGKILL, a lost node): marked failed and cut off,
-    so their slots are sampled again; a live search's trials are left to it. Their numbers."""
+def cut_off_stale_trials(
+    study: Any, sweep_dir: Path | None = None, metric: str | None = None
+) -> tuple[list[int], list[int]]:
+    """Trials left running by a search that is gone (SIGKILL, a lost node); a live search's trials are
+    left to it. One whose job had finished (its folder in `sweep_dir` says ok: the search died between
+    the job's end and telling the study) is told its `metric` from its metrics.json, as the search
+    would have told it; the others are marked failed and cut off, so their slots are sampled again.
+    Returns (the cut off, the told)."""
     from optuna.trial import TrialState
 
     stale = [
         t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if not is_live(t.user_attrs.get(OWNER_ATTR) or {})
     ]  # fmt: skip
+    cut, told = [], []
     for trial in stale:
+        value = finished_value(sweep_dir, trial.number, metric)
+        if value is not None:
+            study.tell(trial.number, value, skip_if_finished=True)
+            told.append(trial.number)
+            continue
         study._storage.set_trial_user_attr(trial._trial_id, CUT_OFF_ATTR, True)
         study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-    return [t.number for t in stale]
+        cut.append(trial.number)
+    return cut, told
+
+
+def finished_value(sweep_dir: Path | None, number: int, metric: str | None) -> float | None:
+    """Trial `number`'s `metric` from its job folder (`<number>_<values>`, or `<number>`) when that job
+    finished (status ok) with a finite value of it; None otherwise."""
+    import json
+    import math
+
+    from litlab.runs.layout import METRICS_FILE
+    from litlab.runs.status import read_status
+
+    if sweep_dir is None or not metric:
+        return None
+    for folder in [*Path(sweep_dir).glob(f"{number}_*"), Path(sweep_dir) / str(number)]:
+        if (read_status(folder) or {}).get("status") != "ok":
+            continue
+        try:
+            value = float(json.loads((folder / METRICS_FILE).read_text())[metric])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return value if math.isfinite(value) else None
+    return None
 
 
 def counted(study: Any) -> int:
