@@ -41,23 +41,27 @@ def test_a_long_title_is_wrapped_to_the_figure_and_none_leaves_it_untitled():
     assert titled(Figure(), "")._suptitle is None
 
 
-def test_a_drawing_process_draws_the_figures_this_process_would(tmp_path):
+def test_a_drawing_process_draws_the_figures_this_process_would(tmp_path, monkeypatch):
     import numpy as np
 
+    from litlab.callbacks import drawing
     from litlab.callbacks.drawing import FigurePool, drawn
 
     names = ["diabetes", "no diabetes"]
     jobs = [(np.array([[40, 12], [10, 90 + k]]), names, f"diabetes (fold_0_{k})") for k in range(3)]
+    here = [drawn(confusion_figure, job) for job in jobs]
+    monkeypatch.setattr(drawing, "drawn", None)  # this process draws nothing: every PNG comes from the other
     with FigurePool(beside=True) as pool:
         process = pool.drawer.process
         pool.submit(confusion_figure, jobs[0])  # drawn while this process goes on
         pngs = pool.pngs(confusion_figure, [*jobs, jobs[1]])[:3]  # the others handed over now; twice is one
         assert pool.jobs == {}
     assert pool.drawer is None and process.returncode == 0  # ended with the pool, at the end of its input
-    for png, job in zip(pngs, jobs, strict=True):
+    for png, mine in zip(pngs, here, strict=True):
         (tmp_path / "a.png").write_bytes(png)
-        (tmp_path / "b.png").write_bytes(drawn(confusion_figure, job))
+        (tmp_path / "b.png").write_bytes(mine)
         assert np.array_equal(imread(tmp_path / "a.png"), imread(tmp_path / "b.png"))
+    monkeypatch.undo()
     # Without a drawing process the same list is drawn here (forked processes for four or more).
     assert FigurePool(beside=False).pngs(confusion_figure, jobs[:1]) == [drawn(confusion_figure, jobs[0])]
 

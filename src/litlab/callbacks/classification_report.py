@@ -17,6 +17,12 @@ from litlab.runtime.files import write_bytes_atomic, write_text_atomic
 from litlab.runtime.hparams import FINAL
 
 
+def confusion_counts(targets: torch.Tensor, predicted: torch.Tensor, classes: int) -> torch.Tensor:
+    """The (classes, classes) confusion matrix [target, prediction] of these rows, on their device."""
+    pairs = targets * classes + predicted
+    return torch.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+
+
 def per_class_report(confusion: torch.Tensor, names: Sequence[str]) -> list[dict[str, float | str]]:
     """Rows of class, precision, recall, F1 and support from a (true x predicted) confusion matrix."""
     confusion = confusion.double()
@@ -86,10 +92,8 @@ class ClassificationReport(Callback):
     ) -> None:
         if self.confusion is None:
             return  # not a classifier
-        k = len(self.confusion)
-        predicted = pl_module.predicted_classes(outputs)
-        pairs = batch[1] * k + predicted
-        self.confusion += torch.bincount(pairs, minlength=k * k).reshape(k, k).to(self.confusion.device)
+        counts = confusion_counts(batch[1], pl_module.predicted_classes(outputs), len(self.confusion))
+        self.confusion += counts.to(self.confusion.device)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.confusion is None:

@@ -15,6 +15,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
+from litlab.callbacks.classification_report import confusion_counts
 from litlab.callbacks.drawing import confusion_figure
 from litlab.runs.lifecycle import RunRecord
 from litlab.runtime.logging import log_hparams
@@ -25,12 +26,6 @@ log = logging.getLogger(__name__)
 def fold_titles(cfg: DictConfig, folds: list[Any]) -> list[str]:
     """Each fold's figure title: the run's, then the fold."""
     return [f"{cfg.get('title') or cfg.task_name} ({fold.name})" for fold in folds]
-
-
-def confusion_counts(y: torch.Tensor, predicted: torch.Tensor, classes: int) -> torch.Tensor:
-    """The (classes, classes) confusion matrix [target, prediction], on the CPU."""
-    pairs = y * classes + predicted
-    return torch.bincount(pairs, minlength=classes**2).reshape(classes, -1).cpu()
 
 
 class MemberFigures(Callback):
@@ -55,7 +50,8 @@ class MemberFigures(Callback):
             x, y = test.member(k)
             members = torch.tensor([k], device=x.device)
             probabilities = pl_module.probabilities(best_net(x[None], members))[0]
-            confusion = confusion_counts(y, self.tester.predicted_classes(probabilities), len(self.names))
+            predicted = self.tester.predicted_classes(probabilities)
+            confusion = confusion_counts(y, predicted, len(self.names)).cpu()
             self.figures.submit(confusion_figure, (confusion.numpy(), self.names, self.titles[k]))
             self.drawing.add(k)
         best_net.train()
@@ -147,7 +143,7 @@ def test_member(
     AtomicCheckpointIO().save_checkpoint(checkpoint, path)
     names = list(cfg.from_data.class_names)
     cv.add(fold, metrics, y_test, probabilities, model.task, names, fit)
-    confusion = confusion_counts(y_test, model.predicted_classes(probabilities), len(names))
+    confusion = confusion_counts(y_test, model.predicted_classes(probabilities), len(names)).cpu()
     status = {
         "fit_done": True, "best_checkpoint": str(path), "train_metrics": history.get(best, {}), "fit": fit,
         "epochs": last + 1, "max_epochs": max_epochs, "stopped_by": stopped_by,

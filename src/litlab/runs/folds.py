@@ -233,9 +233,12 @@ class CrossValidationResults:
         its report's title."""
         import torch
 
-        k = len(self.class_names)
-        pairs = torch.tensor([r["target"] * k + r["prediction"] for r in self.rows], dtype=torch.long)
-        confusion = torch.bincount(pairs, minlength=k * k).reshape(k, k)
+        from litlab.callbacks.classification_report import confusion_counts
+
+        targets, predicted = (
+            torch.tensor([r[name] for r in self.rows], dtype=torch.long) for name in ("target", "prediction")
+        )
+        confusion = confusion_counts(targets, predicted, len(self.class_names))
         title = f"{self.title} (out-of-fold, {self.folds} folds x {self.repeats})" if self.title else ""
         return confusion, title
 
