@@ -1,6 +1,6 @@
 """docs/results.md: litlab's built-in experiments against scikit-learn on identical folds, and MNIST.
 
-    python scripts/results.py [--only tabular|mnist] [--quick] [--results-dir DIR] [--report FILE]
+    python scripts/results.py [--only tabular|mnist] [--jobs N] [--quick] [--results-dir DIR] [--report FILE]
     make results
 
 Tabular part. Every real-data tabular experiment (diabetes, diabetes_logistic, breast_cancer, caf) runs
@@ -40,9 +40,18 @@ experiment's whole composed config, so a changed recipe (YAML or override) rerun
 served stale; for scikit-learn, a digest of the data's rows, the folds' test rows and the estimator's
 parameters. A change of litlab's code is not seen: delete the results folder to rerun everything. An
 interrupted litlab CV cell resumes with ckpt_path=last: its finished folds are kept, and the fold it
-was in starts again (the report writes no last.ckpt). One
-invocation at a time per results folder. The report is written from every cell that has a file, so
-`--only tabular` after a recipe change keeps the MNIST section.
+was in starts again (the report writes no last.ckpt). One invocation at a time per results folder.
+The report is written from every cell that has a file, so `--only tabular` after a recipe change keeps
+the MNIST section.
+
+Cells side by side. `--jobs` cells (default: one per core) run at once, each on one thread: a litlab
+cell is its own train.py process, a scikit-learn cell a thread of this one (its fits release the GIL
+while they compute; OpenMP's thread count is set per thread, so each cell sets its own). The slowest
+run first, by their last known times here (never timed: the biggest data first), so the longest cell,
+HistGradientBoosting on CAF, does not start last. A cell that fails lets the running ones finish and
+starts no other; Ctrl-C or SIGTERM stops them all (a train.py run is terminated, a scikit-learn cell
+stops before its next fold). Every cell records when it began and ended, and the report's run times
+give each part's wall time when all its cells ran in one invocation.
 
 `--quick`: a smoke run for the test suite (breast cancer, 2 folds x 1 repeat, 2 epochs, two
 scikit-learn models; MNIST: one seed, one epoch, on the files under --data-dir); its numbers mean
@@ -56,14 +65,16 @@ import hashlib
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import results_markdown as markdown
-from results_cells import Datasets, compose, config_key, oof_tested, run_train, sklearn_models
+from results_cells import STOP, Datasets, compose, config_key, oof_tested, run_train, sklearn_models
 from results_markdown import FAST, VECTORIZE
 
 from litlab.runs.status import read_status
@@ -105,16 +116,14 @@ class Cell:
     name: str
     label: str
     key: dict[str, Any]
-    run: Callable[[Path], dict[str, Any]] = field(repr=False)  # given the cell's own run folder
+    # Given the cell's own run folder and where to say how it is going.
+    run: Callable[[Path, Callable[[str], None]], dict[str, Any]] = field(repr=False)
+    size: int = 0  # its data's rows x features: cells never timed here run the biggest data first
 
     @property
     def stem(self) -> str:
         digest = hashlib.sha256(json.dumps({"format": CELL_FORMAT, **self.key}, sort_keys=True).encode())
         return f"{self.name}-{digest.hexdigest()[:12]}"
-
-
-def show(progress: str) -> None:
-    print(f"    {progress}", flush=True)
 
 
 def cv_overrides(experiment: str, plan: Plan, common: list[str]) -> list[str]:
@@ -126,11 +135,11 @@ def cv_overrides(experiment: str, plan: Plan, common: list[str]) -> list[str]:
 def litlab_cell(experiment: str, overrides: list[str], plan: Plan, datasets: Datasets) -> Cell:
     """A CV run of `experiment`, checked to have tested this script's folds."""
     cfg = compose(overrides)
+    data = datasets.get(cfg, plan.folds, plan.repeats)
 
-    def run(run_dir: Path) -> dict[str, Any]:
+    def run(run_dir: Path, show: Callable[[str], None]) -> dict[str, Any]:
         metrics = run_train(overrides, run_dir, show)
         tested = oof_tested(run_dir)
-        data = datasets.get(cfg, plan.folds, plan.repeats)
         if tested != data.tested:
             raise AssertionError(f"{run_dir}: the rows its folds tested are not this script's fold plan")
         return {
@@ -140,9 +149,8 @@ def litlab_cell(experiment: str, overrides: list[str], plan: Plan, datasets: Dat
             "run_dir": str(run_dir),
         }
 
-    return Cell(
-        f"litlab-{experiment}", f"litlab {experiment}", {**config_key(cfg), "overrides": overrides}, run
-    )
+    key = {**config_key(cfg), "overrides": overrides}
+    return Cell(f"litlab-{experiment}", f"litlab {experiment}", key, run, data.x.size)
 
 
 def sklearn_cell(cfg: Any, model: str, plan: Plan, datasets: Datasets) -> Cell:
@@ -158,19 +166,22 @@ def sklearn_cell(cfg: Any, model: str, plan: Plan, datasets: Datasets) -> Cell:
     key = {"rows": data.rows_digest, "tested": data.tested_digest, "model": model, "params": params,
            "sklearn": sklearn.__version__}  # fmt: skip
 
-    def run(_: Path) -> dict[str, Any]:
+    def run(_: Path, show: Callable[[str], None]) -> dict[str, Any]:
         from threadpoolctl import threadpool_limits
 
+        threadpool_limits(1)  # BLAS, and OpenMP for this thread (its setting is per thread): see above
         per_fold = {}
         for fold in data.plan:
+            if STOP.is_set():
+                raise KeyboardInterrupt
             fit_rows = np.concatenate([fold.train.numpy(), fold.val.numpy()])  # all but the test part
             test = fold.test.numpy()
-            with threadpool_limits(1):  # OpenMP and BLAS: as litlab's threads=1 (see the docstring)
-                fitted = clone(estimator).fit(data.x[fit_rows], data.y[fit_rows])
+            fitted = clone(estimator).fit(data.x[fit_rows], data.y[fit_rows])  # on one thread: main()
             per_fold[fold.name] = float(accuracy_score(data.y[test], fitted.predict(data.x[test])))
         return {"model": model, "per_fold": per_fold, "rows_digest": data.tested_digest}
 
-    return Cell(f"sklearn-{data.name}-{model.split()[0]}", f"scikit-learn {model} on {data.name}", key, run)
+    name, label = f"sklearn-{data.name}-{model.split()[0]}", f"scikit-learn {model} on {data.name}"
+    return Cell(name, label, key, run, data.x.size)
 
 
 def mnist_cell(experiment: str, seed: int, plan: Plan, common: list[str]) -> Cell:
@@ -178,7 +189,7 @@ def mnist_cell(experiment: str, seed: int, plan: Plan, common: list[str]) -> Cel
     overrides = [f"experiment={experiment}", f"seed={seed}", *FAST, *plan.mnist_overrides, *common]
     key = {**config_key(compose(overrides)), "overrides": overrides}
 
-    def run(run_dir: Path) -> dict[str, Any]:
+    def run(run_dir: Path, show: Callable[[str], None]) -> dict[str, Any]:
         start = time.perf_counter()
         metrics = run_train(overrides, run_dir, show)
         seconds = time.perf_counter() - start
@@ -189,25 +200,76 @@ def mnist_cell(experiment: str, seed: int, plan: Plan, common: list[str]) -> Cel
     return Cell(f"mnist-{experiment}-seed{seed}", f"litlab {experiment} seed {seed}", key, run)
 
 
-def run_cells(cells: list[Cell], results_dir: Path, run: bool) -> tuple[dict[str, dict], int]:
-    """Each cell's record from its file, or (when `run`) computed and written; and how many ran."""
-    records, ran = {}, 0
+def say(line: str) -> None:
+    """One line of the console, whole even when cells running side by side say theirs at once."""
+    with SAYING:
+        print(line, flush=True)
+
+
+SAYING = threading.Lock()
+
+
+def run_cells(cells: list[Cell], results_dir: Path, run: bool, jobs: int = 1) -> tuple[dict[str, dict], int]:
+    """Each cell's record from its file, or (when `run`) computed and written; and how many ran. Up to
+    `jobs` cells run at once (each on one thread), the slowest first by their last known times (those
+    never timed here: the biggest data first). A cell that fails lets the running ones finish, starts no
+    more, and is raised; Ctrl-C stops them all."""
+    records, todo = {}, []
     for n, cell in enumerate(cells, 1):
         path = results_dir / "cells" / f"{cell.stem}.json"
         head = f"[{n}/{len(cells)}] {cell.label}"
         if path.exists():
             records[cell.name] = json.loads(path.read_text())
             if run:
-                print(f"{head}: done before ({records[cell.name]['seconds']:.0f} s), skipped", flush=True)
+                say(f"{head}: done before ({records[cell.name]['seconds']:.0f} s), skipped")
         elif run:
-            print(f"{head}: running", flush=True)
-            start, load = time.perf_counter(), os.getloadavg()[0]
-            result = cell.run(results_dir / "runs" / cell.stem)
-            record = {"key": cell.key, "result": result, "seconds": time.perf_counter() - start, "load": load}
-            write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
-            records[cell.name], ran = record, ran + 1
-            print(f"{head}: {markdown.one_line(result)} in {record['seconds']:.0f} s", flush=True)
-    return records, ran
+            todo.append((head, cell, path))
+    todo.sort(key=lambda job: (-last_seconds(results_dir, job[1]), -job[1].size))  # the slowest first
+    batch = time.time()  # the invocation's mark: a part's wall time is known if all its cells share it
+
+    failed = threading.Event()  # a cell failed: no other cell starts
+
+    def one(head: str, cell: Cell, path: Path) -> dict[str, Any] | None:
+        if failed.is_set():
+            return None
+        say(f"{head}: running")
+        start, load, began = time.perf_counter(), os.getloadavg()[0], time.time()
+
+        def show(said: str) -> None:
+            say(f"    {head}: {said}")
+
+        try:
+            result = cell.run(results_dir / "runs" / cell.stem, show)
+        except BaseException:
+            failed.set()
+            raise
+        record = {"key": cell.key, "result": result, "seconds": time.perf_counter() - start, "load": load,
+                  "batch": batch, "began": began, "ended": time.time(), "jobs": jobs}  # fmt: skip
+        write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+        say(f"{head}: {markdown.one_line(result)} in {record['seconds']:.0f} s")
+        return record
+
+    with ThreadPoolExecutor(jobs, thread_name_prefix="cell") as pool:
+        futures = {pool.submit(one, *job): job[1] for job in todo}
+        try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            errors = [f.exception() for f in done if f.exception() is not None]
+            if errors:  # the running cells finish and keep their files
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise errors[0]
+        except KeyboardInterrupt:
+            STOP.set()  # the running cells stop too
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    for future, cell in futures.items():
+        records[cell.name] = future.result()
+    return records, len(futures)
+
+
+def last_seconds(results_dir: Path, cell: Cell) -> float:
+    """How long this cell took the last time any version of it ran here (0: never)."""
+    older = sorted((results_dir / "cells").glob(f"{cell.name}-*.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(older[-1].read_text())["seconds"] if older else 0.0
 
 
 def stop(signum: int, frame: Any) -> None:
@@ -225,7 +287,13 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "logs" / "results")
     parser.add_argument("--report", type=Path, help="default: docs/results.md (--quick: in --results-dir)")
     parser.add_argument("--data-dir", type=Path, help="paths.data_dir (default: LITLAB_DATA_DIR, else data/)")
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1,
+        help="cells run at once, each on one thread (default: one per core; 1: one after another)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs={args.jobs}: give at least 1 (cells run at once)")
     plan = QUICK if args.quick else FULL
     results_dir = args.results_dir.resolve()
     report = args.report or (results_dir / "results.md" if args.quick else REPO_ROOT / "docs" / "results.md")
@@ -255,7 +323,7 @@ def main() -> None:
             print(f"{part}: {len(cells)} cells, results in {results_dir}", flush=True)
         start = time.perf_counter()
         try:
-            found, n = run_cells(cells, results_dir, run=selected)
+            found, n = run_cells(cells, results_dir, run=selected, jobs=args.jobs)
         except KeyboardInterrupt:
             print("interrupted: the finished cells are kept; run the same command to continue", flush=True)
             raise SystemExit(130) from None

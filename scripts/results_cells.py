@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from litlab.runs.status import is_live, read_status
 from litlab.runtime.resolvers import REPO_ROOT
+
+# Set to stop every running cell (Ctrl-C, SIGTERM, or a cell beside it that failed): a train.py run is
+# terminated, a scikit-learn cell stops before its next fold.
+STOP = threading.Event()
 
 
 def sklearn_models(seed: int) -> dict[str, Any]:
@@ -127,7 +132,8 @@ def watch(process: subprocess.Popen, run_dir: Path, show: Callable[[str], None])
     the best epoch so far."""
     shown, start, beat = None, time.perf_counter(), 0
     while process.poll() is None:
-        time.sleep(0.5)
+        if STOP.wait(0.5):
+            raise KeyboardInterrupt
         status, seconds = read_status(run_dir) or {}, time.perf_counter() - start
         done = status.get("folds_done"), status.get("folds_total")
         if done[1] and done != shown:

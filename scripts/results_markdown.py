@@ -170,8 +170,24 @@ def mnist_section(plan: Any, cells: list[Any], records: dict[str, dict]) -> list
             f"| `experiment={experiment}` | {s['mean']:.4f} | {ci} | {per_seed} | {epochs:.0f} | {run:.0f} s "
             f"| {run / epochs:.1f} s |"
         )
-    lines += ["", "Time per epoch: the run's wall time over its epochs (start-up and test included).", ""]
+    at_once = {r.get("jobs", 1) for c in cells if (r := records.get(c.name))}
+    beside = (
+        f", with up to {max(at_once)} runs at a time (one per core)" if max(at_once, default=1) > 1 else ""
+    )
+    lines += [
+        "",
+        f"Time per epoch: the run's wall time over its epochs (start-up and test included{beside}).",
+        "",
+    ]
     return lines
+
+
+def wall_minutes(cells: list[Any], records: dict[str, dict]) -> tuple[float, int] | None:
+    """A part's wall time and how many cells ran at once, if all its cells ran in one invocation."""
+    found = [records[c.name] for c in cells if c.name in records]
+    if len(found) < len(cells) or len({r.get("batch") for r in found}) != 1 or "batch" not in found[0]:
+        return None
+    return (max(r["ended"] for r in found) - min(r["began"] for r in found)) / 60, found[0]["jobs"]
 
 
 def times_section(tables: list[dict], mnist: list[Any], records: dict[str, dict]) -> list[str]:
@@ -179,20 +195,35 @@ def times_section(tables: list[dict], mnist: list[Any], records: dict[str, dict]
         found = [records[c.name] for c in cells if c.name in records]
         return sum(r["seconds"] for r in found) / 60, [r.get("load", float("nan")) for r in found]
 
+    def wall(cells: list[Any], added: float, split: str = "") -> str:
+        known, of_cells = wall_minutes(cells, records), f"{added:.1f} min of cells{split}"
+        if not any(c.name in records for c in cells):
+            return "not run"
+        if known is None:
+            return f"{of_cells} (run over several invocations: no wall time)"
+        return f"{known[0]:.1f} min, {known[1]} cells at a time ({of_cells})"
+
+    tabular = [c for t in tables for c in (*t["litlab"], *t["sklearn"])]
     litlab, load_l = total([c for t in tables for c in t["litlab"]])
     sklearn, load_s = total([c for t in tables for c in t["sklearn"]])
     images, load_m = total(mnist)
     loads = [x for x in load_l + load_s + load_m if x == x]
+    walls = [wall_minutes(tabular, records), wall_minutes(mnist, records)]
+    both = (
+        f"{sum(w[0] for w in walls):.1f} min" if None not in walls else "not known (a part has no wall time)"
+    )
+    split = f": litlab {litlab:.1f}, scikit-learn {sklearn:.1f}"
     return [
         "## Run times",
         "",
         f"On this machine ({os.cpu_count()} cores, shared with other work: as the cells started, the "
         f"1-minute load average, the report's own process included, was {min(loads, default=0):.1f}-"
-        f"{max(loads, default=0):.1f}), each part's cells' times added up:",
+        f"{max(loads, default=0):.1f}), from the first cell's start to the last one's end (each cell on one "
+        "thread, `--jobs` of them at a time), with the cells' own times added up:",
         "",
-        f"- tabular part: {litlab + sklearn:.1f} min (litlab {litlab:.1f}, scikit-learn {sklearn:.1f})",
-        f"- MNIST part: {images:.1f} min",
-        f"- both (`make results` from an empty `logs/results/`): {litlab + sklearn + images:.1f} min",
+        f"- tabular part: {wall(tabular, litlab + sklearn, split)}",
+        f"- MNIST part: {wall(mnist, images)}",
+        f"- both (`make results` from an empty `logs/results/`): {both}",
         "",
     ]
 

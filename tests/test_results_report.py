@@ -77,3 +77,40 @@ def test_a_changed_recipe_or_data_reruns_its_cells_and_only_those(monkeypatch):
     assert other_rows[0] != base[0] and other_rows[1] == base[1]
     other_folds = stems(plan, "seed=1")
     assert other_folds[0] != base[0] and other_folds[1] != base[1]
+
+
+def test_cells_run_side_by_side_and_a_failure_keeps_the_finished_ones(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "scripts"))
+    import threading
+    import time
+
+    import pytest
+    import results  # scripts/results.py
+
+    running, most, lock = set(), [0], threading.Lock()
+
+    def cell(name: str, seconds: float, fails: bool = False) -> results.Cell:
+        def run(run_dir, show):
+            with lock:
+                running.add(name)
+                most[0] = max(most[0], len(running))
+            time.sleep(seconds)
+            with lock:
+                running.discard(name)
+            if fails:
+                raise ValueError(f"{name} failed")
+            show("half way")
+            return {"model": name, "per_fold": {"fold_0_0": 0.5}}
+
+        return results.Cell(name, name, {"name": name}, run)
+
+    records, ran = results.run_cells([cell("a", 0.3), cell("b", 0.3), cell("c", 0.3)], tmp_path, True, jobs=2)
+    assert ran == 3 and most[0] == 2 and set(records) == {"a", "b", "c"}
+    assert len({records[n]["batch"] for n in "abc"}) == 1  # one invocation: the part's wall time is known
+
+    # "bad" fails while "slow" runs beside it: "slow" finishes and keeps its file, "late" never starts.
+    cells = [cell("bad", 0.05, fails=True), cell("slow", 0.5), cell("late", 0.05)]
+    with pytest.raises(ValueError, match="bad failed"):
+        results.run_cells(cells, tmp_path / "again", True, jobs=2)
+    kept = sorted(p.name.split("-")[0] for p in (tmp_path / "again" / "cells").iterdir())
+    assert kept == ["slow"]
