@@ -171,12 +171,10 @@ def mnist_section(plan: Any, cells: list[Any], records: dict[str, dict]) -> list
             f"| {run / epochs:.1f} s |"
         )
     at_once = {r.get("jobs", 1) for c in cells if (r := records.get(c.name))}
-    beside = (
-        f", with up to {max(at_once)} runs at a time (one per core)" if max(at_once, default=1) > 1 else ""
-    )
+    beside = f"; up to {max(at_once)} runs at a time, one per core" if max(at_once, default=1) > 1 else ""
     lines += [
         "",
-        f"Time per epoch: the run's wall time over its epochs (start-up and test included{beside}).",
+        f"Time per epoch: the run's wall time over its epochs (start-up and test included){beside}.",
         "",
     ]
     return lines
