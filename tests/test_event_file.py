@@ -53,3 +53,20 @@ def test_an_event_file_reaches_the_disk_at_flush_and_when_flush_secs_have_passed
     slow.close()
     eager.close()
     slow.close()  # twice is fine
+
+
+def test_read_events_gives_back_what_was_written_and_refuses_a_cut_file(tmp_path):
+    import pytest
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    from litlab.runtime.event_file import EventFile, read_events
+
+    writer = EventFile(str(tmp_path))
+    writer.add_event(Event(wall_time=1.0, step=7))
+    writer.close()
+    (path,) = tmp_path.iterdir()
+    events = read_events(path)
+    assert [e.file_version for e in events][0] == "brain.Event:2" and events[1].step == 7
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(ValueError, match="cut short"):
+        read_events(path)

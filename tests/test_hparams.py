@@ -61,3 +61,24 @@ def test_one_summary_per_sweep_marks_what_varied_and_keeps_every_runs_columns(tm
     assert [h.name for h in read_experiment(run).hparam_infos][:3] == ["data.log_transform", "data", "seed"]
     assert f"{FINAL}test/f1" in [m.name.tag for m in read_experiment(sweep).metric_infos]
     assert not list(sweep.glob("*/" + EXPERIMENT_FILE))  # the jobs have none of their own: one per sweep
+
+
+def test_a_summary_is_rewritten_only_when_what_it_says_changes(tmp_path):
+    logs = tmp_path / "logs"
+    first, second, other = (logs / "diabetes" / "runs" / n for n in ("a", "b", "c"))
+    hparams = {"model.optimizer.lr": 0.03, "data": "Diabetes"}
+    for run in (first, second):
+        run.mkdir(parents=True)
+        write_record(run, hparams, ["val/acc"])
+        write_experiments(run, logs)
+    inode = (first / EXPERIMENT_FILE).stat().st_ino
+    write_experiments(second, logs)  # nothing new under logs: no summary is replaced
+    assert (first / EXPERIMENT_FILE).stat().st_ino == inode
+    other.mkdir(parents=True)  # a new column: every summary gets it
+    write_record(other, {**hparams, "seed": 3}, ["val/acc"])
+    write_experiments(other, logs)
+    assert (first / EXPERIMENT_FILE).stat().st_ino != inode
+    assert "seed" in {h.name for h in read_experiment(first).hparam_infos}
+    (first / EXPERIMENT_FILE).write_bytes(b"\x05")  # a garbled summary is written again
+    write_experiments(other, logs)
+    assert "seed" in {h.name for h in read_experiment(first).hparam_infos}

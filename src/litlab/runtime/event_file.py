@@ -21,6 +21,7 @@ import atexit
 import itertools
 import os
 import socket
+import struct
 import time
 import weakref
 from pathlib import Path
@@ -85,3 +86,22 @@ class EventFile:
     def reopen(self) -> None:
         """torch calls it for a writer that was closed; a closed EventFile stays closed (SummaryWriter
         makes a new one instead: runtime/tensorboard.py, `SameThreadSummaryWriter`)."""
+
+
+def read_events(path: str | Path) -> list[event_pb2.Event]:
+    """The events of a whole event file, in order (its records: length, CRC of the length, event, CRC
+    of the event; the CRCs are not checked). A truncated or garbled file raises ValueError."""
+    data, events, at = Path(path).read_bytes(), [], 0
+    while at < len(data):
+        if at + 12 > len(data):
+            raise ValueError(f"{path}: a record cut short at byte {at}")
+        (length,) = struct.unpack("<Q", data[at : at + 8])
+        record = data[at + 12 : at + 12 + length]
+        if len(record) < length or at + 16 + length > len(data):
+            raise ValueError(f"{path}: a record cut short at byte {at}")
+        try:
+            events.append(event_pb2.Event.FromString(record))
+        except Exception as err:  # protobuf's DecodeError
+            raise ValueError(f"{path}: not an event at byte {at}: {err}") from err
+        at += 16 + length
+    return events

@@ -142,9 +142,10 @@ def scan(folder: Path) -> tuple[list[tuple[Path, dict[str, Any]]], list[Path]]:
         if EXPERIMENT_FILE in files:
             summaries.append(Path(root))
     records = []
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: a tenth of the pure-Python one
     for path in sorted(record_files):
         try:
-            record = yaml.safe_load(path.read_text()) or {}
+            record = yaml.load(path.read_text(), Loader=loader) or {}
         except (OSError, yaml.YAMLError):
             continue  # being replaced, or not ours
         if isinstance(record, dict) and isinstance(record.get("hparams"), dict):
@@ -168,24 +169,35 @@ def hparam_info(name: str, values: list[Scalar]) -> api_pb2.HParamInfo:
     return info
 
 
-def experiment(records: list[dict[str, Any]], every: list[dict[str, Any]]) -> api_pb2.Experiment:
-    """The experiment summary of a group of runs (`records`): their hyperparameters in first-seen order
-    (the overrides come first in each record), differing or not between them, and their metrics in the
-    records' order; then, as not differing, the columns of `every` other run it does not have."""
+class Columns:
+    """Every run's columns under a log dir, gathered once: each hyperparameter's values in first-seen
+    order, and the metrics in the records' order."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.values = columns_of(records)
+        self.metrics = list(dict.fromkeys(m for record in records for m in record.get("metrics", [])))
+
+
+def columns_of(records: list[dict[str, Any]]) -> dict[str, list[Scalar]]:
     values: dict[str, list[Scalar]] = {}
     for record in records:
         for name, value in record["hparams"].items():
             values.setdefault(name, []).append(value)
-    others: dict[str, list[Scalar]] = {}
-    for record in every:
-        for name, value in record["hparams"].items():
-            if name not in values:
-                others.setdefault(name, []).append(value)
+    return values
+
+
+def experiment(records: list[dict[str, Any]], every: Columns) -> api_pb2.Experiment:
+    """The experiment summary of a group of runs (`records`): their hyperparameters in first-seen order
+    (the overrides come first in each record), differing or not between them, and their metrics in the
+    records' order; then, as not differing, the columns of every other run (`every`) it does not have
+    (no run of the group has them, so their values are all the others')."""
+    values = columns_of(records)
     hparams = [hparam_info(name, v) for name, v in values.items()]
-    for name, v in others.items():
-        hparams.append(hparam_info(name, v))
-        hparams[-1].differs = False  # it differs in no run of this group: the runs elsewhere have it
-    metrics = dict.fromkeys(m for record in [*records, *every] for m in record.get("metrics", []))
+    for name, v in every.values.items():
+        if name not in values:
+            hparams.append(hparam_info(name, v))
+            hparams[-1].differs = False  # it differs in no run of this group: the runs elsewhere have it
+    metrics = dict.fromkeys([*(m for record in records for m in record.get("metrics", [])), *every.metrics])
     return api_pb2.Experiment(
         hparam_infos=hparams,
         metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=m)) for m in metrics],
@@ -195,17 +207,38 @@ def experiment(records: list[dict[str, Any]], every: list[dict[str, Any]]) -> ap
 def write_experiments(folder: str | Path, log_dir: str | Path | None) -> None:
     """The experiment summary of the runs below `folder` (a sweep, or a single run), and again every
     experiment summary already under `log_dir` (when `folder` is inside it), each with the columns of
-    every run there: TensorBoard shows whichever it finds first. `log_dir` is walked once."""
+    every run there: TensorBoard shows whichever it finds first. `log_dir` is walked once, and a
+    summary is rewritten only when what it says changed (a run like the others changes none of them),
+    so a run's cost grows little with the runs already there."""
     folder = Path(folder).absolute()
     top = Path(log_dir).absolute() if log_dir else folder
     top = top if folder.is_relative_to(top) else folder
     records, summaries = scan(top)
-    every = [record for _, record in records]
-    for level in sorted({folder, *summaries}):
-        own = [record for path, record in records if path.is_relative_to(level)]
-        if own:
-            data = plugin_data_pb2.HParamsPluginData(experiment=experiment(own, every))
-            write_events(level / EXPERIMENT_FILE, [plugin_summary(metadata.EXPERIMENT_TAG, data)])
+    every = Columns([record for _, record in records])
+    levels = {folder, *summaries}
+    own: dict[Path, list[dict[str, Any]]] = {level: [] for level in levels}
+    for path, record in records:  # each record to the summaries above it (or at it)
+        for level in (path, *path.parents):
+            if level in own:
+                own[level].append(record)
+            if level == top:
+                break
+    for level in sorted(levels):
+        if own[level]:
+            data = plugin_data_pb2.HParamsPluginData(experiment=experiment(own[level], every))
+            summary = plugin_summary(metadata.EXPERIMENT_TAG, data)
+            if summary not in summaries_in(level / EXPERIMENT_FILE):
+                write_events(level / EXPERIMENT_FILE, [summary])
+
+
+def summaries_in(path: Path) -> list[Summary]:
+    """The summaries of an experiment file (none when it is missing or unreadable)."""
+    from litlab.runtime.event_file import read_events
+
+    try:
+        return [event.summary for event in read_events(path) if event.HasField("summary")]
+    except (OSError, ValueError):
+        return []
 
 
 def write_events(path: Path, summaries: list[Summary]) -> None:
