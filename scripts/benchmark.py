@@ -329,7 +329,8 @@ def main() -> None:
             cwd=ROOT, env=env, check=True, capture_output=True, text=True,
         ).stdout.splitlines()  # fmt: skip
         for line in (json.loads(line) for line in population if line.startswith("{")):
-            report.add(line["row"], [line["ours"]], [line["theirs"]], "s", line["target"])
+            theirs = None if line["theirs"] is None else [line["theirs"]]
+            report.add(line["row"], [line["ours"]], theirs, "s", line["target"])
 
     # What any Lightning program pays before its first step.
     r = interleaved(

@@ -5,8 +5,10 @@
 Whole processes of `train.py` (imports included): diabetes 5x5 CV vectorised against one single run and
 against the sequential 5x5 CV, and CAF 5x5 CV vectorised against sequential; in this process, the
 population's fit (25 members, 100 epochs, no early stopping) against one bare-Lightning fit of one member
-(the same net, optimizer and batches: scripts/bare_lightning.py). Prints one JSON line per row:
-{"row", "ours", "theirs", "target"} in seconds (medians of --repeats), which benchmark.py tabulates.
+(the same net, optimizer and batches: scripts/bare_lightning.py); and the results report's tabular part
+from empty cells (`scripts/results.py --only tabular`, which uses the population wherever it applies), its
+wall time alone. Prints one JSON line per row: {"row", "ours", "theirs" (null: none), "target"} in seconds
+(medians of --repeats), which benchmark.py tabulates.
 """
 
 from __future__ import annotations
@@ -65,11 +67,11 @@ def main() -> None:
     cv = [f"cv.folds={folds}", f"cv.repeats={repeats}", "seed=1", *quick]
     label = f"{folds}x{repeats}"
 
-    def row(name: str, ours: list[float], theirs: list[float], target: str) -> None:
+    def row(name: str, ours: list[float], theirs: list[float] | None, target: str) -> None:
         line = {
             "row": name,
             "ours": statistics.median(ours),
-            "theirs": statistics.median(theirs),
+            "theirs": statistics.median(theirs) if theirs else None,
             "target": target,
         }
         print(json.dumps(line), flush=True)
@@ -103,6 +105,14 @@ def main() -> None:
     )
     row(f"diabetes population fit, {folds * repeats} members, {epochs} epochs (vs one bare-Lightning fit)",
         sides["fit"], sides["bare"], "<= 2.0x")  # fmt: skip
+    if not args.quick:  # the results report's tabular part from empty cells (its --quick has its test)
+        seconds = []
+        for _ in range(args.repeats):
+            with tempfile.TemporaryDirectory() as results:
+                report = ["--only=tabular", f"--results-dir={results}", f"--report={results}/results.md"]
+                seconds.append(wall([PYTHON, "scripts/results.py", *report], env))
+        row("results report, tabular part from empty cells (cells side by side, one per core)", seconds, None,
+            "<= 180 s")  # fmt: skip
 
 
 if __name__ == "__main__":
