@@ -225,6 +225,8 @@ def run_cells(cells: list[Cell], results_dir: Path, run: bool, jobs: int = 1) ->
         elif run:
             todo.append((head, cell, path))
     todo.sort(key=lambda job: (-last_seconds(results_dir, job[1]), -job[1].size))  # the slowest first
+    STOP.clear()
+    at_once = max(1, min(jobs, len(todo)))  # what the report says ran side by side
     batch = time.time()  # the invocation's mark: a part's wall time is known if all its cells share it
 
     failed = threading.Event()  # a cell failed: no other cell starts
@@ -240,23 +242,28 @@ def run_cells(cells: list[Cell], results_dir: Path, run: bool, jobs: int = 1) ->
 
         try:
             result = cell.run(results_dir / "runs" / cell.stem, show)
+            record = {"key": cell.key, "result": result, "seconds": time.perf_counter() - start, "load": load,
+                      "batch": batch, "began": began, "ended": time.time(), "jobs": at_once}  # fmt: skip
+            write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+            say(f"{head}: {markdown.one_line(result)} in {record['seconds']:.0f} s")
+            return record
         except BaseException:
             failed.set()
             raise
-        record = {"key": cell.key, "result": result, "seconds": time.perf_counter() - start, "load": load,
-                  "batch": batch, "began": began, "ended": time.time(), "jobs": jobs}  # fmt: skip
-        write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
-        say(f"{head}: {markdown.one_line(result)} in {record['seconds']:.0f} s")
-        return record
 
+    futures: dict[Any, Cell] = {}
     with ThreadPoolExecutor(jobs, thread_name_prefix="cell") as pool:
-        futures = {pool.submit(one, *job): job[1] for job in todo}
         try:
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            errors = [f.exception() for f in done if f.exception() is not None]
-            if errors:  # the running cells finish and keep their files
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise errors[0]
+            futures.update({pool.submit(one, *job): job[1] for job in todo})
+            wait(futures, return_when=FIRST_EXCEPTION)
+            if any(f.done() and f.exception() is not None for f in futures):
+                pool.shutdown(wait=True, cancel_futures=True)  # the running cells finish, keep their files
+                errors = [
+                    (c, f.exception()) for f, c in futures.items() if not f.cancelled() and f.exception()
+                ]
+                for cell, error in errors[1:]:
+                    say(f"{cell.label} failed too: {type(error).__name__}: {error}")
+                raise errors[0][1]
         except KeyboardInterrupt:
             STOP.set()  # the running cells stop too
             pool.shutdown(wait=True, cancel_futures=True)
@@ -269,11 +276,14 @@ def run_cells(cells: list[Cell], results_dir: Path, run: bool, jobs: int = 1) ->
 def last_seconds(results_dir: Path, cell: Cell) -> float:
     """How long this cell took the last time any version of it ran here (0: never)."""
     older = sorted((results_dir / "cells").glob(f"{cell.name}-*.json"), key=lambda p: p.stat().st_mtime)
-    return json.loads(older[-1].read_text())["seconds"] if older else 0.0
+    try:
+        return float(json.loads(older[-1].read_text())["seconds"]) if older else 0.0
+    except (OSError, ValueError, KeyError, TypeError):  # a file not of this script: no known time
+        return 0.0
 
 
 def stop(signum: int, frame: Any) -> None:
-    """SIGTERM stops the report as Ctrl-C does (the running train.py gets it too, and says so)."""
+    """SIGTERM stops the report as Ctrl-C does (its running train.py runs are terminated)."""
     raise KeyboardInterrupt
 
 

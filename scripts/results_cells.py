@@ -22,8 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from litlab.runs.status import is_live, read_status
 from litlab.runtime.resolvers import REPO_ROOT
 
-# Set to stop every running cell (Ctrl-C, SIGTERM, or a cell beside it that failed): a train.py run is
-# terminated, a scikit-learn cell stops before its next fold.
+# Set to stop every running cell (Ctrl-C, SIGTERM): a train.py run is terminated, a scikit-learn cell
+# stops before its next fold. (A cell that fails lets the others finish: results.py, run_cells.)
 STOP = threading.Event()
 
 

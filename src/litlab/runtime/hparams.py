@@ -227,7 +227,7 @@ def write_experiments(folder: str | Path, log_dir: str | Path | None) -> None:
         if own[level]:
             data = plugin_data_pb2.HParamsPluginData(experiment=experiment(own[level], every))
             summary = plugin_summary(metadata.EXPERIMENT_TAG, data)
-            if summary not in summaries_in(level / EXPERIMENT_FILE):
+            if summaries_in(level / EXPERIMENT_FILE) != [summary]:
                 write_events(level / EXPERIMENT_FILE, [summary])
 
 
