@@ -80,6 +80,7 @@ from results_markdown import FAST, VECTORIZE
 from litlab.runs.status import read_status
 from litlab.runtime.files import write_text_atomic
 from litlab.runtime.resolvers import REPO_ROOT
+from litlab.runtime.threads import available_cores
 
 CELL_FORMAT = 1  # bumped when what a cell file holds changes: every cell reruns
 
@@ -169,7 +170,10 @@ def sklearn_cell(cfg: Any, model: str, plan: Plan, datasets: Datasets) -> Cell:
     def run(_: Path, show: Callable[[str], None]) -> dict[str, Any]:
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(1)  # BLAS, and OpenMP for this thread (its setting is per thread): see above
+        # BLAS (process-wide) and OpenMP for this thread (its setting is per thread): see above. Not
+        # undone at the cell's end: that would lift BLAS's limit under the cells still running beside it,
+        # and this process computes nothing else.
+        threadpool_limits(1)
         per_fold = {}
         for fold in data.plan:
             if STOP.is_set():
@@ -298,7 +302,7 @@ def main() -> None:
     parser.add_argument("--report", type=Path, help="default: docs/results.md (--quick: in --results-dir)")
     parser.add_argument("--data-dir", type=Path, help="paths.data_dir (default: LITLAB_DATA_DIR, else data/)")
     parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1,
+        "--jobs", type=int, default=available_cores(),
         help="cells run at once, each on one thread (default: one per core; 1: one after another)",
     )  # fmt: skip
     args = parser.parse_args()

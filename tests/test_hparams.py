@@ -82,3 +82,22 @@ def test_a_summary_is_rewritten_only_when_what_it_says_changes(tmp_path):
     (first / EXPERIMENT_FILE).write_bytes(b"\x05")  # a garbled summary is written again
     write_experiments(other, logs)
     assert "seed" in {h.name for h in read_experiment(first).hparam_infos}
+
+
+def test_a_record_in_the_log_dir_itself_belongs_to_its_summary_alone(tmp_path):
+    logs = tmp_path / "logs"
+    sweep = logs / "multiruns" / "t"
+    for n, lr in enumerate([0.003, 0.03]):
+        (sweep / str(n)).mkdir(parents=True)
+        write_record(sweep / str(n), {"model.optimizer.lr": lr, "seed": 1}, ["val/acc"])
+    write_record(logs, {"model.optimizer.lr": 0.3, "seed": 2, "data": "CAF"}, ["test/f1"])  # a run at the top
+    write_experiments(sweep, logs)
+    infos = {h.name: h for h in read_experiment(sweep).hparam_infos}
+    assert infos["model.optimizer.lr"].domain_interval.max_value == 0.03  # the top run is not the sweep's
+    assert not infos["seed"].differs and not infos["data"].differs  # its columns are there, not varying
+    assert not (logs / EXPERIMENT_FILE).exists()  # no summary of its own was asked for
+
+    write_experiments(logs, None)  # the log dir as the folder: every run below it and the one in it
+    infos = {h.name: h for h in read_experiment(logs).hparam_infos}
+    assert infos["model.optimizer.lr"].domain_interval.max_value == 0.3 and infos["seed"].differs
+    assert read_experiment(sweep).hparam_infos  # the sweep's own summary is still there

@@ -114,3 +114,50 @@ def test_cells_run_side_by_side_and_a_failure_keeps_the_finished_ones(monkeypatc
         results.run_cells(cells, tmp_path / "again", True, jobs=2)
     kept = sorted(p.name.split("-")[0] for p in (tmp_path / "again" / "cells").iterdir())
     assert kept == ["slow"]
+
+
+def test_sigterm_stops_the_running_cells_starts_no_other_and_the_next_call_runs_again(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "scripts"))
+    import os
+    import signal
+    import threading
+    import time
+
+    import pytest
+    import results  # scripts/results.py
+    from results_cells import STOP
+
+    saw, started = [], []
+
+    def polls(run_dir, show):  # as a scikit-learn cell does between its folds
+        started.append("polls")
+        if STOP.wait(timeout=10):
+            saw.append("STOP")
+            raise KeyboardInterrupt
+        return {"model": "polls", "per_fold": {}}
+
+    def late(run_dir, show):
+        started.append("late")
+        return {"model": "late", "per_fold": {}}
+
+    cells = [results.Cell("polls", "polls", {"n": 1}, polls), results.Cell("late", "late", {"n": 2}, late)]
+    known = {"polls": 2.0, "late": 1.0}  # the order they start in: polls first
+    monkeypatch.setattr(results, "last_seconds", lambda _, cell: known.get(cell.name, 0.0))
+    previous = signal.signal(signal.SIGTERM, results.stop)
+    try:
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        start = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            results.run_cells(cells, tmp_path, True, jobs=1)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert saw == ["STOP"] and started == ["polls"] and time.perf_counter() - start < 5
+    assert not (tmp_path / "cells").exists() or not list((tmp_path / "cells").iterdir())  # nothing half-done
+
+    # The next invocation is not stopped by the last one's STOP.
+    def again(run_dir, show):
+        return {"per_fold": {"f": 0.5, "g": 0.5}, "stopped": STOP.is_set()}
+
+    unstopped = results.Cell("again", "again", {"n": 3}, again)
+    records, ran = results.run_cells([unstopped], tmp_path, True, jobs=1)
+    assert ran == 1 and records["again"]["result"]["stopped"] is False

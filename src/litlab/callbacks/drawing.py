@@ -75,12 +75,6 @@ def start_forked() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def forked_pngs(draw: Callable[..., Any], jobs: list[tuple]) -> list[bytes]:
     """The PNG of `draw(*job)` for every job, in order; many figures on several cores are drawn by
     processes forked now, one per core (a fork is cheap once the training is over: see the module
@@ -88,10 +82,13 @@ def forked_pngs(draw: Callable[..., Any], jobs: list[tuple]) -> list[bytes]:
     import multiprocessing
     import sys
 
+    from litlab.runtime.threads import available_cores
+
+    cores = available_cores()
     forkable = "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux")
-    if len(jobs) < 4 or cores() < 2 or not forkable:
+    if len(jobs) < 4 or cores < 2 or not forkable:
         return [drawn(draw, job) for job in jobs]
-    with multiprocessing.get_context("fork").Pool(min(cores(), len(jobs)), initializer=start_forked) as pool:
+    with multiprocessing.get_context("fork").Pool(min(cores, len(jobs)), initializer=start_forked) as pool:
         return pool.starmap(drawn, [(draw, job) for job in jobs])
 
 

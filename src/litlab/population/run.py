@@ -286,10 +286,9 @@ def draws_beside(cfg: DictConfig, module: Any) -> bool:
     torch thread gains nothing (module.computes_all's rule; on this CPU a diabetes population's fit takes
     as long on one thread as on two, and a drawing process beside two threads slowed it by half: each
     of torch's parallel regions waits for the thread it took a core from)."""
-    from litlab.callbacks.drawing import cores
-    from litlab.runtime.threads import thread_count
+    from litlab.runtime.threads import available_cores, thread_count
 
-    return thread_count(cfg) is None and cores() >= 2 and module.steps_are_small()
+    return thread_count(cfg) is None and available_cores() >= 2 and module.steps_are_small()
 
 
 def resume_point(cfg: DictConfig, config: dict[str, Any], plan: Any, module: Any) -> tuple[str | None, bool]:
