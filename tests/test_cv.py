@@ -171,7 +171,9 @@ def test_bad_cv_settings_are_refused_with_the_value_and_the_fix(compose_config, 
 
 
 def test_more_folds_than_the_smallest_class_has_rows_is_refused():
-    with pytest.raises(ValueError, match=r"cv.folds=11, but class 2 has only 10 rows.*cv.folds=10 or fewer"):
+    with pytest.raises(
+        ValueError, match=r"cv.folds=11, but class '2' has only 10 rows.*cv.folds=10 or fewer"
+    ):
         ready(Unbalanced(seed=0)).folds(11)
 
 

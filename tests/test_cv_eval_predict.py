@@ -75,7 +75,14 @@ def test_eval_and_predict_refuse_what_is_not_a_finished_cv_run(cv_run, tmp_path)
     one = cv_run / "fold_0_0" / "checkpoints" / "last.ckpt"
     with pytest.raises(ValueError, match=r"fold=1 picks a fold .* is one checkpoint"):
         predict(task_config("predict", tmp_path, f"ckpt_path={one}", f"input={rows}", "fold=1"))
-    with pytest.raises(ValueError, match=r"is not a cross-validation run .*ckpt_path=.*last.ckpt"):
+    # A single run's folder (here a fold's): the error names the checkpoint its test used, its best.
+    best = (
+        cv_run / "fold_0_0" / "checkpoints" / Path(read_status(cv_run / "fold_0_0")["best_checkpoint"]).name
+    )
+    assert best.is_file() and best.name.startswith("epoch_")
+    with pytest.raises(
+        ValueError, match=rf"is not a cross-validation run .*: the one its test used is ckpt_path={best}$"
+    ):
         evaluate(task_config("eval", tmp_path, f"ckpt_path={cv_run / 'fold_0_0'}"))
     record = {k: v for k, v in read_status(cv_run).items() if k not in ("status", "time")}
     write_status(cv_run, "interrupted", **record)

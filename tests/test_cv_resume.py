@@ -85,9 +85,12 @@ def test_resuming_with_other_cv_settings_or_a_finished_cv_run_is_refused(compose
     with pytest.raises(ValueError, match=r"finished all its 3 folds.*python eval.py ckpt_path="):
         train(compose_config(*CV, "ckpt_path=last"))
     as_if_killed(run)
-    other = r"started with cv.folds=3 cv.repeats=1, this one asks for cv.folds=%s.*Resume it with cv.folds=3"
-    with pytest.raises(ValueError, match=other % "4 cv.repeats=1"):
+    other = (r"started with cv.folds=3 cv.repeats=1 cv.vectorize=false, this one asks for cv.folds=%s.*"
+             r"Resume it with cv.folds=3 cv.repeats=1 cv.vectorize=false")  # fmt: skip
+    with pytest.raises(ValueError, match=other % "4 cv.repeats=1 cv.vectorize=false"):
         train(compose_config(*CV, "cv.folds=4", "ckpt_path=last"))
+    with pytest.raises(ValueError, match=other % "3 cv.repeats=1 cv.vectorize=true"):  # the only difference
+        train(compose_config(*CV, "cv.vectorize=true", "ckpt_path=last"))
     with pytest.raises(ValueError, match=other % "null"):
         train(compose_config(*CV, "cv.folds=null", "ckpt_path=last"))
     assert read_status(run)["status"] == "running"  # the refusals left the run's record as it was

@@ -321,3 +321,22 @@ def test_a_dead_search_s_trial_that_had_finished_is_told_its_result_not_cut_off(
     first, second = study.get_trials()
     assert first.state == optuna.trial.TrialState.COMPLETE and first.value == 0.4321
     assert second.state == optuna.trial.TrialState.FAIL and second.user_attrs[CUT_OFF_ATTR]
+
+
+def test_a_resume_with_other_fixed_overrides_is_refused_naming_the_override(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    sweeper_for(search_config(tmp_path, "hydra.sweeper.n_trials=1")).sweep(["trainer.max_epochs=2"])
+    with pytest.raises(ValueError) as error:  # its trials trained 2 epochs; these would train the default
+        sweeper_for(search_config(tmp_path, "hydra.sweeper.n_trials=2")).sweep([])
+    assert (
+        "study 'moons-diabetes_optuna': its trials ran with trainer.max_epochs=2, this command does not "
+        "give it; its old and new trials would be ranked together" in str(error.value)
+    )
+    with pytest.raises(ValueError, match="its trials had no seed, this command gives seed=3"):
+        sweeper_for(search_config(tmp_path, "hydra.sweeper.n_trials=2")).sweep(
+            ["trainer.max_epochs=2", "seed=3"]
+        )
+    # What changes time only (threads, paths, Hydra's own settings) may differ: the study goes on.
+    sweeper_for(search_config(tmp_path, "hydra.sweeper.n_trials=2")).sweep(
+        ["trainer.max_epochs=2", "threads=1"]
+    )

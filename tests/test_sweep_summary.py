@@ -334,3 +334,17 @@ def test_one_best_by_the_objective_and_the_monitor_named_with_why_they_differ(tm
     write_summary(sweep, "val/loss", "min", monitor="val/loss")  # one criterion: one line
     md = (sweep / "summary.md").read_text()
     assert "Best: job 1_lr=0.01, val/loss=0.45 (min) lr=0.01" in md and "monitor.metric" not in md
+
+
+def test_the_best_line_names_a_key_a_job_left_at_its_default_and_a_sweep_of_seeds_only(tmp_path):
+    sweep = tmp_path / "sweep"
+    make_job(sweep, "0", ["lr=0.1", "epochs=5"], {"val/acc": 0.7})
+    make_job(sweep, "1", ["lr=0.1"], {"val/acc": 0.8})  # epochs as its config has it
+    write_summary(sweep, "val/acc", "max")
+    assert "Best: job 1, val/acc=0.8 (max) epochs (not given), by" in (sweep / "summary.md").read_text()
+
+    seeds = tmp_path / "seeds"
+    for n, acc in enumerate([0.7, 0.8, 0.75]):
+        make_job(seeds, str(n), [f"seed={n + 1}"], {"val/acc": acc})
+    write_summary(seeds, "val/acc", "max")
+    assert "Best: the one configuration, mean val/acc=0.75 [" in (seeds / "summary.md").read_text()

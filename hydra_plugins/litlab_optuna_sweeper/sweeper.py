@@ -97,7 +97,9 @@ class LitlabOptunaSweeper(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         url = studies.storage_url(self.storage, sweep_dir)
         storage = studies.open_storage(url)
-        study = studies.open_study(self.study_name, storage, self.direction, space.written, pruner=pruner)
+        study = studies.open_study(
+            self.study_name, storage, self.direction, space.written, pruner=pruner, fixed=space.fixed
+        )
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # what the summary reads the swept keys from
         cut_off, told = studies.cut_off_stale_trials(study, sweep_dir, self.config.get("optimized_metric"))

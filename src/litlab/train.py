@@ -59,7 +59,7 @@ from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
 from litlab.runtime.errors import errors_in_one_line
 from litlab.runtime.groups import instantiate_each
 from litlab.runtime.logging import log_hparams
-from litlab.runtime.objective import check_objective
+from litlab.runtime.objective import check_logged, check_objective
 from litlab.runtime.ranks import is_rank_zero, launched_by_ddp
 from litlab.runtime.resolvers import REPO_ROOT
 from litlab.runtime.sizes import check_typed_sizes
@@ -165,6 +165,7 @@ def train_each_fold(
         if fold_dir is not None and checkpoint_path is None and not fold_plan.test_only:
             shutil.rmtree(fold_dir, ignore_errors=True)  # a fold begun afresh begins in an empty folder
         model = instantiate(cfg.model)
+        check_logged(cfg.get("optimized_metric"), model.metric_names())
         pruning = [trial.callback()] if trial and not cv else []  # under cv: between folds, below
         trainer = build_trainer(fold_cfg, config, shows_model_summary(cfg, n), pruning)
         run.trainer = record.trainer = trainer

@@ -8,6 +8,7 @@ stratified, from its training part by the same rule as the single split (`splits
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,9 +50,16 @@ def check_cv(folds: Any, repeats: Any) -> None:
 
 
 def fold_plan(
-    strata: torch.Tensor | None, n_rows: int, folds: int, repeats: int, seed: int, val_fraction: float
+    strata: torch.Tensor | None,
+    n_rows: int,
+    folds: int,
+    repeats: int,
+    seed: int,
+    val_fraction: float,
+    class_names: Sequence[str] = (),
 ) -> list[Fold]:
-    """Every fold of every repeat. `strata`: class labels to stratify by (None: a regression, plain KFold)."""
+    """Every fold of every repeat. `strata`: class labels to stratify by (None: a regression, plain
+    KFold); `class_names`: what errors call them."""
     from sklearn.model_selection import KFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold
 
     check_cv(folds, repeats)
@@ -59,8 +67,9 @@ def fold_plan(
         counts = torch.bincount(strata)
         smallest = int(counts.argmin())
         if counts[smallest] < folds:
+            name = repr(class_names[smallest]) if smallest < len(class_names) else smallest
             raise ValueError(
-                f"cv.folds={folds}, but class {smallest} has only {int(counts[smallest])} rows: every fold's "
+                f"cv.folds={folds}, but class {name} has only {int(counts[smallest])} rows: every fold's "
                 f"test part needs every class. Give cv.folds={int(counts[smallest])} or fewer"
             )
     elif n_rows < folds:
@@ -123,7 +132,10 @@ class FoldableDataModule(InMemoryDataModule):
         """The cross-validation plan of these rows, seeded from `seed` (see `fold_plan`)."""
         if self.rows is None:
             raise RuntimeError(f"{type(self).__name__}: call setup() before asking for folds")
-        return fold_plan(self.strata(), len(self.rows[1]), folds, repeats, self.seed, self.val_fraction)
+        names = self.describe()["class_names"]
+        return fold_plan(
+            self.strata(), len(self.rows[1]), folds, repeats, self.seed, self.val_fraction, names
+        )
 
     def use_fold(self, fold: Fold) -> None:
         """Serve one fold: its training part (preprocessing fitted there), validation and test parts."""

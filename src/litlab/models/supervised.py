@@ -60,6 +60,12 @@ class SupervisedModule(L.LightningModule):
         self.train_history: dict[int, dict[str, float]] = {}  # epoch -> its train/ metrics
         self.watched: set[str] = {monitor}  # metrics some callback reads: set when a fit starts
 
+    def metric_names(self) -> list[str]:
+        """Every metric it logs: each stage's loss and metrics (train/, val/, test/)."""
+        stages = (self.train_metrics, self.val_metrics, self.test_metrics)
+        return [name for stage, m in zip(("train", "val", "test"), stages, strict=True)
+                for name in (f"{stage}/loss", *m.keys(keep_base=False))]  # fmt: skip
+
     def check_optimizer(self) -> None:
         """Build the optimizer once now, so a bad setting fails before any training starts."""
         try:

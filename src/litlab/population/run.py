@@ -110,6 +110,7 @@ def build_members(cfg: DictConfig, count: int, rows: Any, batch_size: int | None
     import lightning as L
 
     from litlab.runs.folds import fold_seed
+    from litlab.runtime.objective import check_logged
 
     nets = []
     for n in range(count):
@@ -117,7 +118,9 @@ def build_members(cfg: DictConfig, count: int, rows: Any, batch_size: int | None
         nets.append(instantiate(cfg.model.net))
         if n == 0:
             check_fits_in_memory(count, nets[0], rows, batch_size, population_device(cfg))
-    return nets, instantiate(cfg.model)
+    model = instantiate(cfg.model)
+    check_logged(cfg.get("optimized_metric"), model.metric_names())
+    return nets, model
 
 
 def fold_loggers(cfg: DictConfig, fold_dirs: list[Path]) -> list[list[Any]]:

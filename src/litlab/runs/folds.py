@@ -127,7 +127,7 @@ def tested_checkpoints(run_dir: Path) -> dict[str, Path]:
     if not folds:
         raise ValueError(
             f"{run_dir} is not a cross-validation run (it has no fold_<repeat>_<k> folders); give a "
-            f"checkpoint file instead, e.g. ckpt_path={last_checkpoint(run_dir)}"
+            f"checkpoint file instead: the one its test used is ckpt_path={tested_checkpoint(run_dir)}"
         )
     if status.get("status") != "ok":
         done = sum((fold / METRICS_FILE).is_file() for fold in folds)
@@ -138,12 +138,18 @@ def tested_checkpoints(run_dir: Path) -> dict[str, Path]:
         )
     tested = {}
     for fold in folds:
-        best = (read_status(fold) or {}).get("best_checkpoint")
-        path = checkpoint_dir(fold) / Path(best).name if best else last_checkpoint(fold)
+        path = tested_checkpoint(fold)
         if not path.is_file():
             raise FileNotFoundError(f"{fold.name}: its tested checkpoint {path} is missing")
         tested[fold.name] = path
     return tested
+
+
+def tested_checkpoint(run_dir: Path) -> Path:
+    """The checkpoint a run (or fold) tested: its best epoch's, by the name its status.json records (so
+    a moved folder still finds it), else its last.ckpt (it tested its final weights)."""
+    best = (read_status(run_dir) or {}).get("best_checkpoint")
+    return checkpoint_dir(run_dir) / Path(best).name if best else last_checkpoint(run_dir)
 
 
 class CrossValidationResults:
@@ -278,7 +284,8 @@ class CrossValidationResults:
         if self.class_names:
             self.write_pooled_report()
         log.info(
-            "Cross-validation, %d folds x %d repeats: %s, %s%s", self.folds, self.repeats,
+            "Cross-validation, %d folds x %d repeat%s: %s, %s%s", self.folds, self.repeats,
+            "s" if self.repeats != 1 else "",
             self.run_dir / METRICS_FILE, self.run_dir / OOF_FILE,
             " and the pooled classification_report.md" if self.class_names else "",
         )  # fmt: skip

@@ -154,7 +154,10 @@ def check_same_cv(cv: dict[str, int] | None, status: dict, run_dir: Path) -> Non
         return
 
     def settings(values: dict[str, int] | None) -> str:
-        return f"cv.folds={values['folds']} cv.repeats={values['repeats']}" if values else "cv.folds=null"
+        if not values:
+            return "cv.folds=null"
+        vectorize = "true" if values.get("vectorize") else "false"  # a population or the folds one by one
+        return f"cv.folds={values['folds']} cv.repeats={values['repeats']} cv.vectorize={vectorize}"
 
     raise ValueError(
         f"ckpt_path=last: the run in {run_dir} was started with {settings(before)}, this one asks for "

@@ -34,6 +34,7 @@ PRUNERS = {
     "hyperband": "HyperbandPruner",
 }
 # Trial attributes litlab keeps in the study.
+FIXED_ATTR = "litlab:fixed_overrides"  # the study's: what every trial got as it is, to refuse a change
 SPACE_ATTR = "litlab:search_space"  # the study's: its search space as written, to refuse a changed one
 OWNER_ATTR = "litlab:sweeper"  # a trial's: host and pid of the search that asked for it
 CUT_OFF_ATTR = "litlab:cut_off"  # a trial's: its search died while it ran; its slot was sampled again
@@ -111,10 +112,17 @@ def make_pruner(name: str, args: dict[str, Any]) -> Any:
 
 
 def open_study(
-    name: str, storage: Any, direction: str, space: dict[str, str], sampler: Any = None, pruner: Any = None
+    name: str,
+    storage: Any,
+    direction: str,
+    space: dict[str, str],
+    sampler: Any = None,
+    pruner: Any = None,
+    fixed: dict[str, str] | None = None,
 ) -> Any:
     """The study `name` in `storage`: created, or loaded when it exists (a resume), refused when it was
-    made with the other direction or another search space (`space`: key -> grammar as written)."""
+    made with the other direction, another search space (`space`: key -> grammar as written) or other
+    fixed overrides (`fixed`: key -> value, what every trial gets)."""
     import optuna
 
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}.get(name)
@@ -127,13 +135,39 @@ def open_study(
                 "the optimized_metric the study was made with"
             )
         check_same_space(name, existing.user_attrs.get(SPACE_ATTR), space)
+        check_same_fixed(name, existing.user_attrs.get(FIXED_ATTR), trial_settings(fixed or {}))
     study = optuna.create_study(
         study_name=name, storage=storage, direction=direction, sampler=sampler, pruner=pruner,
         load_if_exists=True,
     )  # fmt: skip
     if existing is None:
         study.set_user_attr(SPACE_ATTR, space)
+        study.set_user_attr(FIXED_ATTR, trial_settings(fixed or {}))
     return study
+
+
+def trial_settings(fixed: dict[str, str]) -> dict[str, str]:
+    """The fixed overrides that change what a trial computes: not Hydra's own (n_trials, the launcher),
+    the paths or the thread count."""
+    return {
+        k: v for k, v in fixed.items() if not k.startswith(("hydra.", "hydra/", "paths.")) and k != "threads"
+    }
+
+
+def check_same_fixed(name: str, stored: dict[str, str] | None, fixed: dict[str, str]) -> None:
+    """A resumed study's new trials must be trained as its first ones were, or the study would rank
+    trials of two budgets (trainer.max_epochs=5 beside 200 epochs) together."""
+    if stored is None:  # a study from before litlab kept them
+        return
+    for key in sorted(set(stored) | set(fixed)):
+        before, now = stored.get(key), fixed.get(key)
+        if before != now:
+            was = f"its trials ran with {key}={before}" if before is not None else f"its trials had no {key}"
+            is_now = f"this command gives {key}={now}" if now is not None else "this command does not give it"
+            raise ValueError(
+                f"study {name!r}: {was}, {is_now}; its old and new trials would be ranked together. Resume "
+                "with the overrides it was made with, or give a new hydra.sweeper.study_name"
+            )
 
 
 def check_same_space(name: str, stored: dict[str, str] | None, space: dict[str, str]) -> None:

@@ -271,6 +271,11 @@ def status_counts(jobs: list[Job]) -> str:
     return ", ".join(f"{sum(j.status == s for j in jobs)} {s}" for s in shown)
 
 
+def assignments(overrides: dict[str, str], keys: list[str]) -> str:
+    """`key=value` for each key, `key (not given)` where these overrides leave it at the config's value."""
+    return " ".join(f"{k}={overrides[k]}" if k in overrides else f"{k} (not given)" for k in keys)
+
+
 def best_lines(
     jobs: list[Job], configs: list[Config], metric: str | None, mode: str | None, monitor: str | None
 ) -> list[str]:
@@ -282,11 +287,13 @@ def best_lines(
     swept = varying(jobs, columns(jobs, metric)[0])
     top = next((c for c in configs if c.runs), None)
     if top is not None and any(len(c.runs) > 1 for c in configs):
-        what = " ".join(f"{k}={top.overrides.get(k, '')}" for k in swept if not is_replicate(k))
+        what = (
+            assignments(top.overrides, [k for k in swept if not is_replicate(k)]) or "the one configuration"
+        )
         runs = ", ".join(sorted((j.name for j in top.runs), key=natural_key))
         line = f"Best: {what}, mean {metric}={interval(top.summary)} ({mode}) over jobs {runs}"
     else:
-        params = " ".join(f"{k}={jobs[0].overrides.get(k, '')}" for k in swept)
+        params = assignments(jobs[0].overrides, swept)
         line = f"Best: job {jobs[0].name}, {metric}={jobs[0].metrics[metric]:.4g} ({mode}) {params}".rstrip()
     lines = [line + ", by `optimized_metric`."]
     if monitor and monitor != metric:

@@ -55,6 +55,16 @@ def check_objective(metric: str | None, mode: str | None, option: str = "optimiz
         raise ValueError(problem)
 
 
+def check_logged(metric: str | None, logged: list[str], option: str = "optimized_metric") -> None:
+    """Before training: raise ValueError when `metric` is not among the metrics the model logs (a
+    classifier's val/acc asked of a regression would otherwise fail only once the run is over)."""
+    if metric and metric not in logged:
+        raise ValueError(
+            f"{option}={metric} is not a metric this model logs; pick one of {', '.join(logged)}, "
+            f"e.g. {option}={next((m for m in logged if m.startswith('val/')), logged[0])}"
+        )
+
+
 def optuna_direction(mode: str) -> str:
     """Optuna's word for a mode: min -> minimize, max -> maximize."""
     if mode not in MODES:
