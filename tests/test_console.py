@@ -154,3 +154,26 @@ def test_resuming_an_early_stopped_run_is_refused_as_finished(compose_config, tm
     with pytest.raises(ValueError, match="early"):
         train(compose_config(*EARLY, "ckpt_path=last"))
     assert (tmp_path / "run" / "metrics.json").read_text() == before
+
+
+def test_omegaconf_errors_lose_their_trailer_and_a_missing_value_names_its_key():
+    from omegaconf import OmegaConf
+
+    def refuse(value):
+        raise ValueError(f"num_classes={value}: give model=regressor for a regression")
+
+    cfg = OmegaConf.create({"ckpt_path": "???", "model": {"out": "${litlab_test_refuse:3}"}})
+    OmegaConf.register_new_resolver("litlab_test_refuse", refuse)
+    try:
+        errors = []
+        for key in ("ckpt_path", "model.out"):
+            try:
+                OmegaConf.select(cfg, key, throw_on_missing=True)
+            except Exception as error:  # noqa: BLE001  (the errors under test)
+                errors.append(one_line(error))
+    finally:
+        OmegaConf.clear_resolver("litlab_test_refuse")
+    assert errors == [
+        "ckpt_path has no value; give ckpt_path=<value> on the command line (--help shows examples)",
+        "num_classes=3: give model=regressor for a regression (at model.out)",
+    ]

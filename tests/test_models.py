@@ -157,6 +157,9 @@ def test_negative_learning_rate_is_refused_before_training(compose_config, sized
     cfg = sized_by_data(compose_config("model.optimizer.lr=-0.1"))
     with pytest.raises(Exception, match=r"model.optimizer is invalid.*-0.1.*model.optimizer.lr=0.001"):
         instantiate(cfg.model)
+    cfg = sized_by_data(compose_config("model.optimizer.lr=abc"))  # text where torch compares a number
+    with pytest.raises(Exception, match=r"model.optimizer.lr='abc' is not a number; give one"):
+        instantiate(cfg.model)
 
 
 @pytest.mark.slow

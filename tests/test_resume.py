@@ -176,3 +176,15 @@ def test_last_ckpt_is_the_latest_epoch_not_the_best(compose_config, tmp_path):
     best = [p.name for p in checkpoints.glob("epoch_*.ckpt")]
     assert best != ["epoch_007.ckpt"], "the test needs a best epoch other than the last"
     assert load_checkpoint(checkpoints / "last.ckpt")["epoch"] == 7
+
+
+def test_a_finished_run_s_refusal_counts_epochs_as_the_console_does_and_names_its_best(tmp_path):
+    from litlab.runs.resume import finished_message
+    from litlab.runs.status import write_status
+
+    best = tmp_path / "run" / "checkpoints" / "epoch_023.ckpt"
+    best.parent.mkdir(parents=True)
+    write_status(tmp_path / "run", "ok", epochs=44, stopped_by="early_stopping", best_checkpoint=str(best))
+    message = finished_message(tmp_path / "run", read_status(tmp_path / "run"))
+    assert "early stopping ended it after epoch 43, so it is done" in message  # epochs 0..43
+    assert f"`python eval.py ckpt_path={best}`" in message

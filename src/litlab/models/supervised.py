@@ -71,6 +71,13 @@ class SupervisedModule(L.LightningModule):
         try:
             self.optimizer_factory(params=self.net.parameters())
         except (ValueError, TypeError) as err:
+            given = getattr(self.optimizer_factory, "keywords", {})  # a partial's: the config's arguments
+            text = [k for k, v in given.items() if isinstance(v, str)]  # lr=abc: compared with a number
+            if text and "not supported between" in str(err):
+                raise ValueError(
+                    f"model.optimizer.{text[0]}={given[text[0]]!r} is not a number; give one, e.g. "
+                    f"model.optimizer.{text[0]}=0.001"
+                ) from err
             raise ValueError(
                 f"model.optimizer is invalid: {err}. Fix the value, for example "
                 "model.optimizer.lr=0.001 (must be > 0), or pick another: "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from litlab.runs.folds import cv_settings
+from litlab.runs.folds import cv_settings, tested_checkpoint
 from litlab.runs.layout import METRICS_FILE, fold_dirs, last_checkpoint, run_of_checkpoint
 from litlab.runs.status import in_multirun, read_status
 from litlab.runtime.ranks import is_rank_zero
@@ -67,10 +67,11 @@ def finished_message(run_dir: Path, status: dict) -> str:
             f"it trained all {epochs} epochs of trainer.max_epochs; raise trainer.max_epochs to train longer"
         )
     else:
-        why = f"{how.replace('_', ' ')} ended it after epoch {epochs}, so it is done"
+        last = f"epoch {epochs - 1}" if isinstance(epochs, int) else "its last epoch"  # counted from 0
+        why = f"{how.replace('_', ' ')} ended it after {last}, so it is done"
     return (
-        f"the run in {run_dir} finished ({why}). Evaluate it with "
-        f"`python eval.py ckpt_path={run_dir}/checkpoints/<best>.ckpt`, or start a new run without ckpt_path"
+        f"the run in {run_dir} finished ({why}). Evaluate the checkpoint its test used with "
+        f"`python eval.py ckpt_path={tested_checkpoint(run_dir)}`, or start a new run without ckpt_path"
     )
 
 

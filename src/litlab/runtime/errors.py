@@ -34,7 +34,25 @@ def one_line(error: BaseException) -> str:
         prefix = f"{target}: " if target else ""
     else:
         prefix = ""
-    return prefix + " ".join(f"{error}".split())
+    return prefix + " ".join((omegaconf_message(error) or f"{error}").split())
+
+
+def omegaconf_message(error: BaseException) -> str | None:
+    """An OmegaConf error in a user's words (None for another error): a value left ??? says which key to
+    give; an error raised by a resolver is that error's message, with the key it was resolving; the
+    others lose OmegaConf's `full_key: ... object_type=...` trailer, the key kept in the message."""
+    from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue, OmegaConfBaseException
+
+    if not isinstance(error, OmegaConfBaseException):
+        return None
+    key = getattr(error, "full_key", None) or ""
+    first = str(error).split("\n", 1)[0].strip()
+    if isinstance(error, MissingMandatoryValue) and key:
+        return f"{key} has no value; give {key}=<value> on the command line (--help shows examples)"
+    raised = " raised while resolving interpolation: "
+    if isinstance(error, InterpolationResolutionError) and raised in first:
+        first = first.split(raised, 1)[1]
+    return f"{first} (at {key})" if key and key not in first else first
 
 
 def to_log_files(error: BaseException) -> None:

@@ -16,7 +16,7 @@ def num_outputs(num_classes: int | None) -> int:
     if num_classes is None:
         raise ValueError(
             "the data has float targets (a regression), but the model is a classifier: use "
-            "model=regressor (litlab.models.Regressor), or give the data class labels"
+            "model=regressor optimized_metric=val/r2 (litlab.models.Regressor), or give the data class labels"
         )
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, the data has {num_classes}")
