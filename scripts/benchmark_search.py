@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_search(pruner: str, trials: int, seed: int, logs: Path, quick: bool) -> dict:
     """One search in a process of its own; what it found and what it cost."""
-    study = f"benchmark-{pruner}"
+    # Its own study per seed and mode: a study resumed with other settings is refused (runs/study.py).
+    study = f"benchmark-{pruner}-seed{seed}{'-quick' if quick else ''}"
     command = [
         sys.executable, "train.py", "-m", "experiment=diabetes", "hparams_search=diabetes_optuna",
         f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.pruner={pruner}",

@@ -39,6 +39,11 @@ def test_mlp_activation_by_any_torch_name_and_dropout():
     assert any(isinstance(m, nn.Dropout) for m in net.modules())
     with pytest.raises(ValueError, match=r"unknown activation 'relux'.*leakyrelu.*relu"):
         MLP(4, 1, hidden=[3], activation="relux")
+    for hidden in ([8, "x"], [8, 0], [2.5]):  # model.net.hidden=[8,x] reaches the net as [8, 'x']
+        with pytest.raises(
+            ValueError, match=r"hidden=\[.*\]: every layer's width must be a positive integer"
+        ):
+            MLP(4, 1, hidden=hidden)
 
 
 def test_mlp_flattens_images():

@@ -101,7 +101,7 @@ def plan(compose_config, run: Path, *overrides: str):
 
 
 def test_an_early_stopped_run_is_finished_and_a_resume_is_refused(compose_config, tmp_path):
-    run = status_dir(tmp_path, status="ok", epochs=43, stopped_by="early_stopping")
+    run = status_dir(tmp_path, status="ok", epochs=44, stopped_by="early_stopping")  # epochs 0..43 trained
     with pytest.raises(ValueError, match=r"finished \(early stopping ended it after epoch 43, so it is"):
         plan(compose_config, run, "ckpt_path=last")
     with pytest.raises(ValueError, match="already holds a finished run; it is kept"):
@@ -130,7 +130,7 @@ def test_a_run_stopped_after_its_fit_resumes_by_testing_only(compose_config, tmp
 
 def test_a_fast_dev_run_is_finished_too(compose_config, tmp_path):
     run = status_dir(tmp_path, status="ok", epochs=1, max_epochs=1, stopped_by="fast_dev_run")
-    with pytest.raises(ValueError, match="fast dev run ended it after epoch 1"):
+    with pytest.raises(ValueError, match="fast dev run ended it after epoch 0"):
         plan(compose_config, run, "ckpt_path=last")
 
 
@@ -149,10 +149,20 @@ def test_a_wrong_optimized_metric_fails_the_run_before_it_trains(compose_config,
     with pytest.raises(ValueError, match="optimized_metric=val/mse is not a metric this model logs; pick "
                        "one of train/loss, train/acc.*e.g. optimized_metric=val/loss"):  # fmt: skip
         train(compose_config(*QUICK, "optimized_metric=val/mse"))
-    status = read_status(tmp_path / "run")
-    assert status is None or status["status"] == "failed"
+    assert read_status(tmp_path / "run")["status"] == "failed"
     assert not (tmp_path / "run" / "metrics.json").exists()
     assert not list((tmp_path / "run").glob("checkpoints/*.ckpt"))  # nothing trained
+
+
+def test_only_litlab_s_own_metrics_are_checked_before_training():
+    from litlab.runtime.objective import check_logged
+
+    regression = ["train/loss", "train/mse", "train/r2", "val/loss", "val/mse", "val/r2"]
+    with pytest.raises(ValueError, match="optimized_metric=val/acc is not a metric this model logs"):
+        check_logged("val/acc", regression)
+    check_logged("val/r2", regression)
+    check_logged("val/my_score", regression)  # a callback's own: looked up when the run ends
+    check_logged(None, regression)
 
 
 def test_the_objectives_mode_follows_its_metric(compose_config):

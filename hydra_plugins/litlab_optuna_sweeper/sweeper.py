@@ -98,8 +98,9 @@ class LitlabOptunaSweeper(Sweeper):
         url = studies.storage_url(self.storage, sweep_dir)
         storage = studies.open_storage(url)
         study = studies.open_study(
-            self.study_name, storage, self.direction, space.written, pruner=pruner, fixed=space.fixed
-        )
+            self.study_name, storage, self.direction, space.written, pruner=pruner,
+            fixed=studies.trial_config(self.config, space.distributions),
+        )  # fmt: skip
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # what the summary reads the swept keys from
         cut_off, told = studies.cut_off_stale_trials(study, sweep_dir, self.config.get("optimized_metric"))

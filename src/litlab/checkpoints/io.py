@@ -42,7 +42,8 @@ def load_checkpoint(
     if not path.is_file():
         raise FileNotFoundError(
             f"checkpoint {path} does not exist; give the path of a .ckpt file, such as a run's "
-            "checkpoints/last.ckpt or checkpoints/epoch_NNN.ckpt"
+            "checkpoints/epoch_NNN.ckpt (its best) or checkpoints/last.ckpt (eval.py and predict.py also "
+            "take a cross-validation run's folder)"
         )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=weights_only, mmap=mmap)

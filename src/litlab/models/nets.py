@@ -39,6 +39,11 @@ class MLP(nn.Module):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in hidden):
+            raise ValueError(
+                f"hidden={list(hidden)}: every layer's width must be a positive integer; give e.g. "
+                "model.net.hidden=[16,8], or model.net.hidden=[] for no hidden layer"
+            )
         act = activation_class(activation)
         sizes = [in_features, *hidden]
         layers: list[nn.Module] = [nn.Flatten()]

@@ -72,11 +72,16 @@ class SupervisedModule(L.LightningModule):
             self.optimizer_factory(params=self.net.parameters())
         except (ValueError, TypeError) as err:
             given = getattr(self.optimizer_factory, "keywords", {})  # a partial's: the config's arguments
-            text = [k for k, v in given.items() if isinstance(v, str)]  # lr=abc: compared with a number
-            if text and "not supported between" in str(err):
+            # lr=abc: torch compares it with a number, and names its type ('str') in the error
+            culprit = [
+                k for k, v in given.items()
+                if not isinstance(v, int | float) and f"'{type(v).__name__}'" in str(err)
+            ]  # fmt: skip
+            if len(culprit) == 1 and "not supported between" in str(err):
+                key = culprit[0]
+                example = f", e.g. model.optimizer.{key}=0.001" if key == "lr" else ""
                 raise ValueError(
-                    f"model.optimizer.{text[0]}={given[text[0]]!r} is not a number; give one, e.g. "
-                    f"model.optimizer.{text[0]}=0.001"
+                    f"model.optimizer.{key}={given[key]!r} is not a number; give one{example}"
                 ) from err
             raise ValueError(
                 f"model.optimizer is invalid: {err}. Fix the value, for example "

@@ -147,9 +147,11 @@ def tested_checkpoints(run_dir: Path) -> dict[str, Path]:
 
 def tested_checkpoint(run_dir: Path) -> Path:
     """The checkpoint a run (or fold) tested: its best epoch's, by the name its status.json records (so
-    a moved folder still finds it), else its last.ckpt (it tested its final weights)."""
+    a moved folder still finds it), else its last.ckpt (it tested its final weights). A folder with
+    neither gets the pattern of the name, epoch_NNN.ckpt, for messages."""
     best = (read_status(run_dir) or {}).get("best_checkpoint")
-    return checkpoint_dir(run_dir) / Path(best).name if best else last_checkpoint(run_dir)
+    path = checkpoint_dir(run_dir) / Path(best).name if best else last_checkpoint(run_dir)
+    return path if best or path.is_file() else checkpoint_dir(run_dir) / "epoch_NNN.ckpt"
 
 
 class CrossValidationResults:

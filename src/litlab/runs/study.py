@@ -34,7 +34,7 @@ PRUNERS = {
     "hyperband": "HyperbandPruner",
 }
 # Trial attributes litlab keeps in the study.
-FIXED_ATTR = "litlab:fixed_overrides"  # the study's: what every trial got as it is, to refuse a change
+FIXED_ATTR = "litlab:trial_config"  # the study's: what every trial got as it is, to refuse a change
 SPACE_ATTR = "litlab:search_space"  # the study's: its search space as written, to refuse a changed one
 OWNER_ATTR = "litlab:sweeper"  # a trial's: host and pid of the search that asked for it
 CUT_OFF_ATTR = "litlab:cut_off"  # a trial's: its search died while it ran; its slot was sampled again
@@ -118,11 +118,11 @@ def open_study(
     space: dict[str, str],
     sampler: Any = None,
     pruner: Any = None,
-    fixed: dict[str, str] | None = None,
+    fixed: dict[str, Any] | None = None,
 ) -> Any:
     """The study `name` in `storage`: created, or loaded when it exists (a resume), refused when it was
     made with the other direction, another search space (`space`: key -> grammar as written) or other
-    fixed overrides (`fixed`: key -> value, what every trial gets)."""
+    fixed settings (`fixed`: `trial_config`, what every trial gets as it is)."""
     import optuna
 
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}.get(name)
@@ -135,39 +135,71 @@ def open_study(
                 "the optimized_metric the study was made with"
             )
         check_same_space(name, existing.user_attrs.get(SPACE_ATTR), space)
-        check_same_fixed(name, existing.user_attrs.get(FIXED_ATTR), trial_settings(fixed or {}))
+        check_same_fixed(name, existing.user_attrs.get(FIXED_ATTR), fixed or {})
     study = optuna.create_study(
         study_name=name, storage=storage, direction=direction, sampler=sampler, pruner=pruner,
         load_if_exists=True,
     )  # fmt: skip
     if existing is None:
         study.set_user_attr(SPACE_ATTR, space)
-        study.set_user_attr(FIXED_ATTR, trial_settings(fixed or {}))
+        study.set_user_attr(FIXED_ATTR, fixed or {})
     return study
 
 
-def trial_settings(fixed: dict[str, str]) -> dict[str, str]:
-    """The fixed overrides that change what a trial computes: not Hydra's own (n_trials, the launcher),
-    the paths or the thread count."""
+# What says how or where a trial runs, not what it computes: these may change when a study resumes.
+HOW_KEYS = ("hydra", "paths", "threads", "verbose", "title", "logger", "ckpt_path")
+
+
+def trial_config(config: Any, searched: Any = ()) -> dict[str, Any]:
+    """What every trial of a search gets as it is: the composed config's values by dotted key (as
+    written: interpolations unresolved) and its config groups' choices by group (`experiment`,
+    `trainer`), less HOW_KEYS and the `searched` keys. How a value was typed (`++key`, `5.0` or `5`, the
+    default written out or left) does not change it."""
+    from omegaconf import OmegaConf
+
+    values: dict[str, Any] = {}
+    choices = OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}
+    for group, choice in choices.items():
+        if not str(group).startswith(("hydra/", *HOW_KEYS)):
+            values[str(group)] = choice
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) and node:
+            for key, child in node.items():
+                walk(child, f"{prefix}{key}.")
+        else:
+            values[prefix[:-1]] = node
+
+    tree = OmegaConf.to_container(config, resolve=False)
+    for key, child in tree.items():
+        if key not in HOW_KEYS:
+            walk(child, f"{key}.")
+    skipped = {str(k).lstrip("+~") for k in searched}
     return {
-        k: v for k, v in fixed.items() if not k.startswith(("hydra.", "hydra/", "paths.")) and k != "threads"
+        k: v
+        for k, v in values.items()
+        if k not in skipped and not any(k.startswith(f"{s}.") for s in skipped)
     }
 
 
-def check_same_fixed(name: str, stored: dict[str, str] | None, fixed: dict[str, str]) -> None:
+def check_same_fixed(name: str, stored: dict[str, Any] | None, now: dict[str, Any]) -> None:
     """A resumed study's new trials must be trained as its first ones were, or the study would rank
     trials of two budgets (trainer.max_epochs=5 beside 200 epochs) together."""
     if stored is None:  # a study from before litlab kept them
         return
-    for key in sorted(set(stored) | set(fixed)):
-        before, now = stored.get(key), fixed.get(key)
-        if before != now:
-            was = f"its trials ran with {key}={before}" if before is not None else f"its trials had no {key}"
-            is_now = f"this command gives {key}={now}" if now is not None else "this command does not give it"
+    for key in [*(k for k in stored if k in now), *(k for k in now if k not in stored), *stored]:
+        before, after = stored.get(key, ABSENT), now.get(key, ABSENT)
+        if before != after:
+            was = f"{key}={before}" if before is not ABSENT else f"no {key}"
+            is_now = f"{key}={after}" if after is not ABSENT else f"no {key}"
             raise ValueError(
-                f"study {name!r}: {was}, {is_now}; its old and new trials would be ranked together. Resume "
-                "with the overrides it was made with, or give a new hydra.sweeper.study_name"
+                f"study {name!r}: its trials ran with {was}, this command's would get {is_now}; its old "
+                "and new trials would be ranked together. Resume with the settings it was made with, or "
+                "give a new hydra.sweeper.study_name"
             )
+
+
+ABSENT = object()
 
 
 def check_same_space(name: str, stored: dict[str, str] | None, space: dict[str, str]) -> None:

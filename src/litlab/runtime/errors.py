@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,13 +47,14 @@ def omegaconf_message(error: BaseException) -> str | None:
     if not isinstance(error, OmegaConfBaseException):
         return None
     key = getattr(error, "full_key", None) or ""
-    first = str(error).split("\n", 1)[0].strip()
+    text = re.split(r"\n\s+(?:full_key|reference_type|object_type)[:=]", str(error), maxsplit=1)[0].strip()
     if isinstance(error, MissingMandatoryValue) and key:
         return f"{key} has no value; give {key}=<value> on the command line (--help shows examples)"
-    raised = " raised while resolving interpolation: "
-    if isinstance(error, InterpolationResolutionError) and raised in first:
-        first = first.split(raised, 1)[1]
-    return f"{first} (at {key})" if key and key not in first else first
+    raised = re.match(r"(\w+) raised while resolving interpolation: ", text)
+    if isinstance(error, InterpolationResolutionError) and raised:  # a resolver's own error: its words
+        kind = raised.group(1)
+        text = text[raised.end() :] if kind == "ValueError" else f"{kind}: {text[raised.end() :]}"
+    return f"{text} (at {key})" if key and key not in text else text
 
 
 def to_log_files(error: BaseException) -> None:

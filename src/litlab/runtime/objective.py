@@ -56,9 +56,12 @@ def check_objective(metric: str | None, mode: str | None, option: str = "optimiz
 
 
 def check_logged(metric: str | None, logged: list[str], option: str = "optimized_metric") -> None:
-    """Before training: raise ValueError when `metric` is not among the metrics the model logs (a
-    classifier's val/acc asked of a regression would otherwise fail only once the run is over)."""
-    if metric and metric not in logged:
+    """Before training: raise ValueError when `metric` is one of litlab's own metrics (by its last part:
+    acc, r2, loss, ...) that this model does not log, such as a classifier's val/acc asked of a
+    regression, which would otherwise fail only once the run is over. A metric of the user's own (a
+    callback's `self.log`) is looked up when the run ends."""
+    known = metric and str(metric).rsplit("/", 1)[-1].lower() in (*LOWER_IS_BETTER, *HIGHER_IS_BETTER)
+    if known and metric not in logged:
         raise ValueError(
             f"{option}={metric} is not a metric this model logs; pick one of {', '.join(logged)}, "
             f"e.g. {option}={next((m for m in logged if m.startswith('val/')), logged[0])}"
