@@ -188,3 +188,6 @@ def test_a_finished_run_s_refusal_counts_epochs_as_the_console_does_and_names_it
     message = finished_message(tmp_path / "run", read_status(tmp_path / "run"))
     assert "early stopping ended it after epoch 43, so it is done" in message  # epochs 0..43
     assert f"`python eval.py ckpt_path={best}`" in message
+    write_status(tmp_path / "bare", "ok", epochs=3, stopped_by="early_stopping")  # no checkpoint at all
+    message = finished_message(tmp_path / "bare", read_status(tmp_path / "bare"))
+    assert f"ckpt_path={tmp_path / 'bare' / 'checkpoints' / 'epoch_NNN.ckpt'}`" in message  # the pattern

@@ -24,7 +24,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from litlab.runs.files import metrics_text, read_metrics
-from litlab.runs.layout import METRICS_FILE, checkpoint_dir, fold_dirs, last_checkpoint
+from litlab.runs.layout import BEST_NAME, METRICS_FILE, checkpoint_dir, fold_dirs, last_checkpoint
 from litlab.runs.stats import summarize
 from litlab.runs.status import read_status
 from litlab.runtime.files import write_text_atomic
@@ -151,7 +151,9 @@ def tested_checkpoint(run_dir: Path) -> Path:
     neither gets the pattern of the name, epoch_NNN.ckpt, for messages."""
     best = (read_status(run_dir) or {}).get("best_checkpoint")
     path = checkpoint_dir(run_dir) / Path(best).name if best else last_checkpoint(run_dir)
-    return path if best or path.is_file() else checkpoint_dir(run_dir) / "epoch_NNN.ckpt"
+    if best or path.is_file():
+        return path
+    return checkpoint_dir(run_dir) / f"{BEST_NAME.replace('{epoch:03d}', 'NNN')}.ckpt"
 
 
 class CrossValidationResults:

@@ -148,6 +148,7 @@ def open_study(
 
 # What says how or where a trial runs, not what it computes: these may change when a study resumes.
 HOW_KEYS = ("hydra", "paths", "threads", "verbose", "title", "logger", "ckpt_path")
+ABSENT = object()  # a key one side of a comparison does not have
 
 
 def trial_config(config: Any, searched: Any = ()) -> dict[str, Any]:
@@ -157,11 +158,8 @@ def trial_config(config: Any, searched: Any = ()) -> dict[str, Any]:
     default written out or left) does not change it."""
     from omegaconf import OmegaConf
 
-    values: dict[str, Any] = {}
     choices = OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}
-    for group, choice in choices.items():
-        if not str(group).startswith(("hydra/", *HOW_KEYS)):
-            values[str(group)] = choice
+    values = {str(g): c for g, c in choices.items() if str(g).split("/")[0] not in HOW_KEYS}
 
     def walk(node: Any, prefix: str) -> None:
         if isinstance(node, dict) and node:
@@ -170,51 +168,50 @@ def trial_config(config: Any, searched: Any = ()) -> dict[str, Any]:
         else:
             values[prefix[:-1]] = node
 
-    tree = OmegaConf.to_container(config, resolve=False)
-    for key, child in tree.items():
+    for key, child in OmegaConf.to_container(config, resolve=False).items():
         if key not in HOW_KEYS:
             walk(child, f"{key}.")
     skipped = {str(k).lstrip("+~") for k in searched}
-    return {
-        k: v
-        for k, v in values.items()
-        if k not in skipped and not any(k.startswith(f"{s}.") for s in skipped)
-    }
+    inside = tuple(f"{k}." for k in skipped)  # a searched key's own keys, when its value is a node
+    return {k: v for k, v in values.items() if k not in skipped and not k.startswith(inside)}
+
+
+def first_change(stored: dict[str, Any], now: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """The first key whose value differs, in the stored order (then the new keys), with its value
+    before and now (ABSENT where a side lacks it); None when nothing changed."""
+    for key in [*stored, *(k for k in now if k not in stored)]:
+        before, after = stored.get(key, ABSENT), now.get(key, ABSENT)
+        if before != after:
+            return key, before, after
+    return None
 
 
 def check_same_fixed(name: str, stored: dict[str, Any] | None, now: dict[str, Any]) -> None:
     """A resumed study's new trials must be trained as its first ones were, or the study would rank
     trials of two budgets (trainer.max_epochs=5 beside 200 epochs) together."""
-    if stored is None:  # a study from before litlab kept them
-        return
-    for key in [*(k for k in stored if k in now), *(k for k in now if k not in stored), *stored]:
-        before, after = stored.get(key, ABSENT), now.get(key, ABSENT)
-        if before != after:
-            was = f"{key}={before}" if before is not ABSENT else f"no {key}"
-            is_now = f"{key}={after}" if after is not ABSENT else f"no {key}"
-            raise ValueError(
-                f"study {name!r}: its trials ran with {was}, this command's would get {is_now}; its old "
-                "and new trials would be ranked together. Resume with the settings it was made with, or "
-                "give a new hydra.sweeper.study_name"
-            )
-
-
-ABSENT = object()
+    change = first_change(stored, now) if stored is not None else None  # None: a study from before
+    if change:
+        key, before, after = change
+        was = f"{key}={before}" if before is not ABSENT else f"no {key}"
+        is_now = f"{key}={after}" if after is not ABSENT else f"no {key}"
+        raise ValueError(
+            f"study {name!r}: its trials ran with {was}, this command's would get {is_now}; its old "
+            "and new trials would be ranked together. Resume with the settings it was made with, or "
+            "give a new hydra.sweeper.study_name"
+        )
 
 
 def check_same_space(name: str, stored: dict[str, str] | None, space: dict[str, str]) -> None:
     """A resumed study must search what it searched: its trials would otherwise mislead the sampler."""
-    if stored is None:
-        return
-    for key in sorted(set(stored) | set(space)):
-        before, now = stored.get(key), space.get(key)
-        if before != now:
-            was = f"it was {before}" if before else "it was not searched"
-            is_now = f"now {now}" if now else "now it is not searched"
-            raise ValueError(
-                f"study {name!r}: its search space changed at {key} ({was}, {is_now}). Resume with the "
-                "search space it was made with, or give a new hydra.sweeper.study_name for the new one"
-            )
+    change = first_change(stored, space) if stored is not None else None
+    if change:
+        key, before, now = change
+        was = f"it was {before}" if before is not ABSENT else "it was not searched"
+        is_now = f"now {now}" if now is not ABSENT else "now it is not searched"
+        raise ValueError(
+            f"study {name!r}: its search space changed at {key} ({was}, {is_now}). Resume with the "
+            "search space it was made with, or give a new hydra.sweeper.study_name for the new one"
+        )
 
 
 def storage_where(storage: Any) -> str:
