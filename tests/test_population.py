@@ -30,9 +30,10 @@ from litlab.checkpoints.identity import flatten
 from litlab.checkpoints.io import AtomicCheckpointIO, load_checkpoint
 from litlab.evaluate import evaluate
 from litlab.models.nets import MLP, ConvNet
+from litlab.population import module as population_module
 from litlab.population.members import MemberBatches, pad_members
 from litlab.population.module import PopulationClassifier
-from litlab.population.nets import StackedMLP
+from litlab.population.nets import StackedMLP, dropout
 from litlab.population.optim import PopulationAdam
 from litlab.population.stopping import MemberStopping
 from litlab.predict import predict
@@ -567,7 +568,12 @@ class Snapshots(Callback):
             self.taken.append(self.take(module))
 
 
-def test_a_stopped_member_stays_bit_identical_while_the_others_train():
+def train_three_members(monkeypatch, computing: str) -> tuple[MemberStopping, Snapshots, dict]:
+    """Three members of a 4-6-1 net, member 1 bound to stop first; `computing`: "all" (stopped members
+    compute too, as for these small steps) or "training" (only the members still training compute: the
+    path of wide nets, taken here by declaring every step large)."""
+    if computing == "training":
+        monkeypatch.setattr(population_module, "SMALL_STEP", 0)
     # Member 1 is judged on rows labelled the other way: the better it learns, the worse its val/loss,
     # so it stops first; members 0 and 2 go on (member 2 with fewer rows: padded, fewer steps).
     counts, flipped = (40, 37, 29), (False, True, False)
@@ -589,7 +595,12 @@ def test_a_stopped_member_stays_bit_identical_while_the_others_train():
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, callbacks=[snapshots],
     )  # fmt: skip
     trainer.fit(module)
-    final = snapshots.take(module)
+    return stopping, snapshots, snapshots.take(module)
+
+
+@pytest.mark.parametrize("computing", ["all", "training"])
+def test_a_stopped_member_stays_bit_identical_while_the_others_train(monkeypatch, computing):
+    stopping, snapshots, final = train_three_members(monkeypatch, computing)
     stop = int(stopping.last_epoch[1])
     assert bool(stopping.stopped_early[1]) and not stopping.active[1]
     assert stop < int(stopping.last_epoch[0]) and stop < int(stopping.last_epoch[2])  # the others went on
@@ -606,6 +617,31 @@ def test_a_stopped_member_stays_bit_identical_while_the_others_train():
                 value[2], frozen[name][2]
             ), name
     assert not torch.equal(frozen["flat"][1], snapshots.taken[0]["flat"][1])  # member 1 had trained
+
+
+def test_computing_only_the_members_still_training_changes_no_bit(monkeypatch):
+    """A stopped member's rows left out of the forward (wide nets) or computed and thrown away (small
+    ones): the members still training end with the same weights, Adam state and best weights."""
+    _, _, everyone = train_three_members(monkeypatch, "all")
+    _, _, training_only = train_three_members(monkeypatch, "training")
+    assert sorted(everyone) == sorted(training_only)
+    for name, value in everyone.items():
+        assert torch.equal(value, training_only[name]), name
+
+
+def test_a_subsets_forward_writes_its_members_gradient_rows_whole():
+    torch.manual_seed(0)
+    stacked = StackedMLP([MLP(5, 3, hidden=[7, 4]) for _ in range(4)])
+    x = torch.randn(4, 10, 5)
+    stacked(x).square().sum().backward()
+    everyone = stacked.grad.clone()
+    stale = torch.full_like(stacked.grad, 7.0)
+    stacked.grad.copy_(stale)  # no zero_grad: the subset's rows must be replaced, the others kept
+    members = torch.tensor([1, 3])
+    stacked(x[members], members).square().sum().backward()
+    assert torch.equal(stacked.grad[members], everyone[members])
+    assert torch.equal(stacked.grad[[0, 2]], stale[[0, 2]])
+    assert stacked.flat.grad is stacked.grad
 
 
 # 7. What a population cannot do is refused, with the value and the fix --------------------------------
@@ -627,6 +663,21 @@ def test_a_stacked_mlp_computes_each_members_own_mlp(settings):
         state = stacked.member_state(k)  # what its fold's checkpoint holds
         assert sorted(state) == sorted(net.state_dict())
         assert all(torch.equal(state[name], value) for name, value in net.state_dict().items())
+
+
+def test_a_stacked_mlp_in_training_drops_each_members_own_values():
+    """Dropout in training: about p of the values zeroed, the rest scaled by 1 / (1 - p), and every
+    member its own mask; p = 0 and eval leave the values as they are."""
+    torch.manual_seed(0)
+    x = torch.ones(4, 500, 64)
+    out = dropout(x, 0.3)
+    assert out.unique().tolist() == [0.0, pytest.approx(1 / 0.7)]
+    assert (out == 0).float().mean().item() == pytest.approx(0.3, abs=0.01)
+    assert not torch.equal(out[0] == 0, out[1] == 0)
+    stacked = StackedMLP([MLP(64, 2, hidden=[64], dropout=0.3) for _ in range(4)])
+    assert not torch.equal(stacked(x), stacked(x))  # training: new masks every call
+    stacked.eval()
+    assert torch.equal(stacked(x), stacked(x))
 
 
 class Custom(nn.Module):

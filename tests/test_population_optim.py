@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from litlab.population.optim import PopulationAdam
+from litlab.population.optim import FUSED_FROM, PopulationAdam
 
 K = 3
 SHAPES = [(4, 3), (4,), (1, 4), (1,)]  # a 3 -> 4 -> 1 MLP: weight, bias, weight, bias
@@ -120,6 +120,33 @@ def test_float32_on_cpu_is_bit_identical(torch_cls) -> None:
                 ref_opts[k].step()
     for k in range(K):
         assert all(torch.equal(p.detach()[k], r.detach()) for p, r in zip(params, refs[k], strict=True))
+
+
+@pytest.mark.parametrize("torch_cls", [torch.optim.Adam, torch.optim.AdamW])
+def test_wide_members_step_as_torchs_fused_adam_bit_for_bit(torch_cls) -> None:
+    """Members of FUSED_FROM values or more take torch's fused kernel, one row per member: each equals
+    torch_cls(fused=True) on that member alone, bit for bit, and a member sitting out is untouched."""
+    gen = torch.Generator().manual_seed(0)
+    flat = torch.randn(K, FUSED_FROM, generator=gen).requires_grad_()
+    opt = PopulationAdam.from_factory(functools.partial(torch_cls, lr=1e-2, weight_decay=0.05), [flat])
+    refs = [flat.detach()[k].clone().requires_grad_() for k in range(K)]
+    ref_opts = [torch_cls([ref], lr=1e-2, weight_decay=0.05, fused=True) for ref in refs]
+    for step in range(12):
+        grad = torch.randn(K, FUSED_FROM, generator=gen)
+        active = schedule(step)
+        before = flat.detach().clone()
+        set_grads([flat], [grad], active)
+        opt.step(active)
+        for k in range(K):
+            if active[k]:
+                refs[k].grad = grad[k].clone()
+                ref_opts[k].step()
+            else:
+                assert torch.equal(flat.detach()[k], before[k]), f"member {k} moved at step {step}"
+    for k in range(K):
+        assert torch.equal(flat.detach()[k], refs[k].detach())
+        assert torch.equal(opt.state[flat]["exp_avg_sq"][k], ref_opts[k].state[refs[k]]["exp_avg_sq"])
+    assert opt.state[flat]["step"].tolist() == [12.0, 7.0, 10.0]
 
 
 def test_plain_torch_adam_cannot_freeze_a_member() -> None:

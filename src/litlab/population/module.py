@@ -137,7 +137,8 @@ class PopulationClassifier(L.LightningModule):
             row_losses = self.row_losses(logits, y[step])
             row_losses = row_losses if full[step] else row_losses * valid[step]
             loss = row_losses.sum(1) / divisors[step]  # each member's batch mean
-            self.net.zero_grad()  # in place: backward writes into the flat gradient the optimizer reads
+            if everyone:  # in place: backward adds into the flat gradient the optimizer reads
+                self.net.zero_grad()  # (some members' forward writes their rows of it whole instead)
             # Members share no weight: each gets its own gradient. loss.backward() itself, not
             # manual_backward: Lightning's backward hooks cost as much as the step (the fit's precision
             # needs no gradient scaler: run.py refuses 16-bit), and no callback of a population reads them.

@@ -7,9 +7,14 @@ happened: parameters, both moments *and* the step count behind Adam's bias corre
 torch.optim.Adam keeps one step count per tensor, so it cannot skip a slice; this optimizer
 keeps a (K,) step count per tensor and takes `active` (a (K,) bool mask) at every step.
 
-The arithmetic follows torch/optim/adam.py (`_single_tensor_adam`, the path torch picks on
-CPU) operation by operation, so an active member tracks torch.optim.Adam / AdamW run on that
-member alone to float rounding (bit-identical on CPU in the tests).
+Two kernels, chosen by a member's size (`FUSED_FROM`). Small members: the arithmetic of
+torch/optim/adam.py's `_single_tensor_adam` (the path torch.optim.Adam takes on CPU) operation by
+operation, so an active member tracks torch.optim.Adam / AdamW run on that member alone bit for bit
+(the tests check it). Members of FUSED_FROM values or more: torch's fused Adam kernel
+(`torch._fused_adam_`, what torch.optim.Adam(fused=True) runs) over each active member's row, with its
+own step count: one pass over each row instead of about ten, 2.7x faster on CAF's 557-300-100-20-4
+population here, with no copy of the active rows. Its rounding differs from the single-tensor path in
+the last bits (about 1e-8 after a few steps), which is the order of the batched matmul's own.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ _IMPLEMENTED = {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay"}
 _IGNORED = {"foreach", "fused", "capturable", "differentiable"}  # speed/autograd knobs, same maths
 _MUST_BE_FALSE = {"amsgrad", "maximize"}
 CHUNK = 1 << 18  # values per block of members in a step (1 MiB of float32 per tensor)
+# Values of one member from which its step is the fused kernel (smaller: the single-tensor arithmetic).
+FUSED_FROM = 1 << 16
 
 
 def _name(obj: Any) -> str:
@@ -135,6 +142,9 @@ class PopulationAdam(torch.optim.Optimizer):
                 tensors = (p, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"])
                 settings = (lr, beta1, beta2, eps, weight_decay, decoupled)
                 act = active.to(p.device)
+                if p[0].numel() >= FUSED_FROM:
+                    fused_adam_(tensors, act.nonzero()[:, 0].tolist(), *settings)
+                    continue
                 # Members in blocks of about CHUNK values: a block's passes over its weights, gradient
                 # and moments stay in the CPU's cache (a wide net's population does not fit in it, and
                 # each of Adam's elementwise passes would go to memory).
@@ -176,3 +186,22 @@ def adam_(
     denom = exp_avg_sq.sqrt().div_(bias_correction2_sqrt).add_(eps)
     # addcdiv_'s kernel computes param + (value * t1) / t2: the same order, with a per-member value.
     param.add_((neg_step_size * exp_avg).div_(denom))
+
+
+def fused_adam_(
+    tensors: tuple[Tensor, ...], members: list[int],
+    lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, decoupled: bool,
+) -> None:  # fmt: skip
+    """One step of `members` by torch's fused Adam (AdamW: `decoupled`) kernel, in place on their rows:
+    each row a tensor of the kernel's lists, its step count a 0-dim view of the (K,) counts."""
+    if not members:
+        return
+    param, grad, exp_avg, exp_avg_sq, step_t = tensors
+    steps = [step_t[k] for k in members]
+    torch._foreach_add_(steps, 1)  # as torch.optim.Adam(fused=True): the count first, then the kernel
+    kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
+    kernel(
+        [param[k] for k in members], [grad[k] for k in members], [exp_avg[k] for k in members],
+        [exp_avg_sq[k] for k in members], [], steps,
+        amsgrad=False, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps, maximize=False,
+    )  # fmt: skip
