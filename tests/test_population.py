@@ -5,6 +5,7 @@ uninterrupted result, and what it cannot do must be refused with the value and t
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import logging
@@ -642,6 +643,19 @@ def test_a_subsets_forward_writes_its_members_gradient_rows_whole():
     assert torch.equal(stacked.grad[members], everyone[members])
     assert torch.equal(stacked.grad[[0, 2]], stale[[0, 2]])
     assert stacked.flat.grad is stacked.grad
+
+
+def test_a_subsets_forward_without_a_gradient_to_write_into_leaves_the_weights_alone():
+    """The best weights' copy is made without a gradient; asked for one later (Lightning's unfreeze()),
+    a forward of some members must not write anything into its weights."""
+    torch.manual_seed(0)
+    best = copy.deepcopy(StackedMLP([MLP(5, 3, hidden=[4]) for _ in range(3)])).requires_grad_(False)
+    best.link()
+    best.requires_grad_(True)
+    weights = best.flat.detach().clone()
+    logits = best(torch.randn(2, 6, 5), torch.tensor([0, 2]))
+    assert not logits.requires_grad  # nothing to train through: no gradient is recorded at all
+    assert torch.equal(best.flat.detach(), weights)
 
 
 # 7. What a population cannot do is refused, with the value and the fix --------------------------------

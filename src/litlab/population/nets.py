@@ -62,7 +62,8 @@ def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
     by 1 / (1 - p)), its mask drawn as uniform values >= p: 2.7x faster on this CPU than the Bernoulli
     draws torch's dropout makes, and a population's masks cannot be the sequential folds' anyway (they
     come from one random stream for all members)."""
-    keep = (torch.rand_like(x) >= p).to(x.dtype).mul_(1.0 / (1.0 - p))
+    # Drawn in float32 whatever x is: under bf16 autocast a bf16 uniform's grid (1/256) biases the rate.
+    keep = (torch.rand(x.shape, dtype=torch.float32, device=x.device) >= p).to(x.dtype).mul_(1.0 / (1.0 - p))
     return x * keep
 
 
@@ -72,8 +73,9 @@ class StackedMLP(nn.Module):
     All weights live in one (K, P) parameter, `flat`, which the population's optimizer steps as one
     tensor (for small nets a Python loop of kernels per tensor is what a step costs). Each layer's weight
     and bias are leaf tensors that are views of slices of it, and their gradients views of `flat.grad`:
-    backward accumulates straight into the one flat gradient, with no copy (slicing `flat` inside the
-    forward would make each layer's backward write a whole (K, P) gradient).
+    a forward of every member accumulates straight into the one flat gradient in backward, with no copy
+    (slicing `flat` inside the forward would make each layer's backward write a whole (K, P) gradient);
+    a forward of some members writes their rows of it (`subset_layers`).
     """
 
     def __init__(self, nets: Sequence[nn.Module]) -> None:
@@ -165,7 +167,8 @@ class StackedMLP(nn.Module):
         gradient first). Its costs are those of these members alone: indexing each layer's weights
         instead would make every layer's backward build and add a gradient of all members, and one
         copy of the members' rows of `flat` a gradient of all their rows for every layer."""
-        recording = self.flat.requires_grad and torch.is_grad_enabled()
+        # (A copy such as the best weights' has no gradient to write into, whatever requires_grad says.)
+        recording = self.flat.requires_grad and self.grad is not None and torch.is_grad_enabled()
         grads = self.layer_views(self.grad) if recording else [(None, None)] * len(self.shapes)
         layers = []
         for values, layer_grads in zip(self.layer_views(self.flat.detach()), grads, strict=True):

@@ -12,7 +12,7 @@ torch/optim/adam.py's `_single_tensor_adam` (the path torch.optim.Adam takes on 
 operation, so an active member tracks torch.optim.Adam / AdamW run on that member alone bit for bit
 (the tests check it). Members of FUSED_FROM values or more: torch's fused Adam kernel
 (`torch._fused_adam_`, what torch.optim.Adam(fused=True) runs) over each active member's row, with its
-own step count: one pass over each row instead of about ten, 2.7x faster on CAF's 557-300-100-20-4
+own step count: one pass over each row instead of about ten, 2.6x faster on CAF's 557-300-100-20-4
 population here, with no copy of the active rows. Its rounding differs from the single-tensor path in
 the last bits (about 1e-8 after a few steps), which is the order of the batched matmul's own.
 """
