@@ -341,7 +341,12 @@ def test_the_best_line_names_a_key_a_job_left_at_its_default_and_a_sweep_of_seed
     make_job(sweep, "0", ["lr=0.1", "epochs=5"], {"val/acc": 0.7})
     make_job(sweep, "1", ["lr=0.1"], {"val/acc": 0.8})  # epochs as its config has it
     write_summary(sweep, "val/acc", "max")
-    assert "Best: job 1, val/acc=0.8 (max) epochs (not given), by" in (sweep / "summary.md").read_text()
+    md = (sweep / "summary.md").read_text()
+    assert "Best: job 1, val/acc=0.8 (max) epochs (not given), by" in md
+    # ... and its tables say so too, where the CSV leaves the cell empty
+    assert "| 1 | ok | (not given) | 0.8 |" in md and "| (not given) | 1 | 0.8 |" in md
+    rows = (sweep / "summary.csv").read_text().splitlines()
+    assert "1,ok,0.1,,0.8," in rows, rows
 
     seeds = tmp_path / "seeds"
     for n, acc in enumerate([0.7, 0.8, 0.75]):

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 DIFFERENCE = "difference: it minus the best; verdict at p < 0.05"
 STATUS_ORDER = {"ok": 0, "pruned": 1, "interrupted": 2, "incomplete": 3, "failed": 4}  # failed rows last
+NOT_GIVEN = "(not given)"  # a swept key a job left at the config's value
 
 
 @dataclass
@@ -137,6 +138,12 @@ def to_csv(jobs: list[Job], metric: str | None) -> str:
     return out.getvalue()
 
 
+def shown_value(overrides: dict[str, str], key: str) -> str:
+    """A swept key's value in summary.md's tables: `short`, or "(not given)" where these overrides leave
+    it at the config's value, as the Best line says (`assignments`); the CSVs leave the cell empty."""
+    return short(overrides[key]) if key in overrides else NOT_GIVEN
+
+
 def interval(summary: dict[str, Any] | None) -> str:
     """`0.762 [0.741, 0.783]`: a mean and its 95% CI; the mean alone for one run."""
     if summary is None:
@@ -167,7 +174,7 @@ def configs_markdown(configs: list[Config], jobs: list[Job], metric: str, mode: 
     rows = []
     for c in shown:
         n = f"{len(c.runs)}" + (f" of {len(c.jobs)}" if len(c.jobs) > len(c.runs) else "")
-        row = [*(short(c.overrides.get(k, "")) for k in swept), n, interval(c.summary)]
+        row = [*(shown_value(c.overrides, k) for k in swept), n, interval(c.summary)]
         row += [interval(c.summary_of(test))] if test else []
         if compared and c.comparison:
             row += [f"{c.comparison.difference:+.3g}", f"{c.comparison.p:.3g}", c.paired_on, c.verdict]
@@ -244,7 +251,7 @@ def to_markdown(
     header = ["job", "status", *swept, *names] + (["error"] if any(j.error for j in jobs) else [])
     rows = []
     for job in (j for j in jobs if j.status != "pruned"):
-        cells = [job.name, job.status, *(short(job.overrides.get(k, "")) for k in swept)]
+        cells = [job.name, job.status, *(shown_value(job.overrides, k) for k in swept)]
         cells += [f"{job.metrics[m]:.4g}" if m in job.metrics else "" for m in names]
         rows.append(cells + ([job.error] if "error" in header else []))
     return "\n".join(lines + table(header, rows) + pruned_markdown(jobs, swept)) + "\n"
@@ -260,7 +267,7 @@ def pruned_markdown(jobs: list[Job], swept: list[str]) -> list[str]:
         "no test, so no metrics; the study keeps the last value each reported (optimization_results.yaml), "
         "TensorBoard their curves up to there."
     )
-    rows = [[j.name, *(short(j.overrides.get(k, "")) for k in swept), j.pruned] for j in pruned]
+    rows = [[j.name, *(shown_value(j.overrides, k) for k in swept), j.pruned] for j in pruned]
     rows.sort(key=lambda row: natural_key(row[0]))
     return ["", "## Pruned trials", "", text, "", *table(["job", *swept, "pruned"], rows)]
 
@@ -273,7 +280,7 @@ def status_counts(jobs: list[Job]) -> str:
 
 def assignments(overrides: dict[str, str], keys: list[str]) -> str:
     """`key=value` for each key, `key (not given)` where these overrides leave it at the config's value."""
-    return " ".join(f"{k}={overrides[k]}" if k in overrides else f"{k} (not given)" for k in keys)
+    return " ".join(f"{k}={overrides[k]}" if k in overrides else f"{k} {NOT_GIVEN}" for k in keys)
 
 
 def best_lines(
