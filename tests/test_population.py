@@ -752,6 +752,14 @@ REFUSED = {
         ["cv.vectorize=true", "model/optimizer=sgd"],
         ["model/optimizer=adam|adamw", "torch.optim.SGD", "cv.vectorize=false"],
     ),
+    "lbfgs": (
+        ["cv.vectorize=true", "model/optimizer=lbfgs", "model.l2=0.01"],
+        ["model/optimizer=adam|adamw", "torch.optim.LBFGS", "cv.vectorize=false"],
+    ),
+    "l2": (
+        ["cv.vectorize=true", "model.l2=0.01"],
+        ["model.l2=0.01", "model.optimizer.weight_decay", "cv.vectorize=false"],
+    ),
     "scheduler": (
         ["cv.vectorize=true", "model/scheduler=step"],
         ["learning-rate scheduler", "model/scheduler=null", "cv.vectorize=false"],

@@ -44,6 +44,7 @@ class Classifier(SupervisedModule):
         scheduler: SchedulerFactory | None = None,
         monitor: str = "val/loss",
         compile: bool = False,
+        l2: float = 0.0,
     ) -> None:
         if num_classes is None or num_classes < 2:
             raise ValueError(
@@ -56,7 +57,7 @@ class Classifier(SupervisedModule):
         # about a model that changed during the epoch; val/ and test/ have it.
         super().__init__(
             net, optimizer, scheduler, monitor, metrics=classification_metrics(num_classes),
-            train_metrics=classification_metrics(num_classes, auroc=False),
+            train_metrics=classification_metrics(num_classes, auroc=False), l2=l2,
         )  # fmt: skip
         # Plain values only, so checkpoints load with weights_only=True; the net is in the state_dict
         # and the logger gets the resolved config instead.

@@ -25,9 +25,10 @@ class Regressor(SupervisedModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         monitor: str = "val/loss",
+        l2: float = 0.0,
     ) -> None:
         metrics = MetricCollection({"mse": MeanSquaredError(), "r2": R2Score()})
-        super().__init__(net, optimizer, scheduler, monitor, metrics)
+        super().__init__(net, optimizer, scheduler, monitor, metrics, l2=l2)
         # Plain values only, so checkpoints load with weights_only=True; the net is in the state_dict.
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,11 @@ class SupervisedModule(L.LightningModule):
     `val/` and `test/`; `train_metrics` may be a cheaper set than `metrics` (the one of val/ and test/).
     `train_history` keeps every epoch's train/ values (saved in checkpoints), so that the task reports
     those of the best epoch beside the best checkpoint's val/ and test/ metrics.
+
+    `l2` adds (l2 / 2) x the sum of the net's squared weights (not its biases) to the loss it trains on:
+    the penalty of scikit-learn's LogisticRegression and MLPClassifier (their `C` and `alpha`), for
+    optimizers that have no weight_decay such as L-BFGS (model/optimizer=lbfgs). The logged losses are
+    the data's alone, so train/ and val/ stay comparable.
     """
 
     task: str
@@ -42,9 +48,18 @@ class SupervisedModule(L.LightningModule):
         monitor: str,
         metrics: MetricCollection,
         train_metrics: MetricCollection | None = None,
+        l2: float = 0.0,
     ) -> None:
         super().__init__()
+        if not isinstance(l2, int | float) or isinstance(l2, bool) or not l2 >= 0:
+            raise ValueError(
+                f"model.l2={l2!r}: the L2 penalty (l2/2 x the sum of the squared weights, added to the "
+                "training loss) must be a number >= 0, e.g. model.l2=0.001; 0 switches it off"
+            )
         self.net = net
+        self.l2 = float(l2)
+        # (epoch, batch) of the last training step recorded for the epoch's train/ metrics.
+        self.recorded_step: tuple[int, int] | None = None
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.monitor = monitor
@@ -77,6 +92,14 @@ class SupervisedModule(L.LightningModule):
                 k for k, v in given.items()
                 if not isinstance(v, int | float) and f"'{type(v).__name__}'" in str(err)
             ]  # fmt: skip
+            unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+            if unexpected:  # e.g. an experiment's weight_decay under model/optimizer=lbfgs
+                key, name = unexpected.group(1), getattr(self.optimizer_factory, "func", type(None)).__name__
+                l2 = "; for an L2 penalty give model.l2 instead" if key == "weight_decay" else ""
+                raise ValueError(
+                    f"model.optimizer.{key}={given.get(key)!r} is not an argument of {name}: remove it "
+                    f"with ~model.optimizer.{key} (the experiment may set it){l2}"
+                ) from err
             if len(culprit) == 1 and "not supported between" in str(err):
                 key = culprit[0]
                 example = f", e.g. model.optimizer.{key}=0.001" if key == "lr" else ""
@@ -86,7 +109,7 @@ class SupervisedModule(L.LightningModule):
             raise ValueError(
                 f"model.optimizer is invalid: {err}. Fix the value, for example "
                 "model.optimizer.lr=0.001 (must be > 0), or pick another: "
-                "model/optimizer=adam|adamw|sgd|rmsprop"
+                "model/optimizer=adam|adamw|sgd|rmsprop|lbfgs"
             ) from err
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -172,7 +195,21 @@ class SupervisedModule(L.LightningModule):
         loss.reset()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self.shared_step(batch, "train")[0]
+        # An optimizer that evaluates its closure several times a step (L-BFGS: its iterations and line
+        # search) calls this each time on the same batch. Its epoch's train/ metrics take each step's
+        # first evaluation alone: the loss before the step, what they take from any other optimizer.
+        step = (self.current_epoch, batch_idx)
+        if step == self.recorded_step:
+            loss, _ = self.loss_and_outputs(*batch)
+        else:
+            self.recorded_step = step
+            loss = self.shared_step(batch, "train")[0]
+        return loss + self.penalty() if self.l2 else loss
+
+    def penalty(self) -> torch.Tensor:
+        """(l2 / 2) x the sum of the squared weights: every parameter of the net but its biases (see the
+        class docstring)."""
+        return 0.5 * self.l2 * sum(p.pow(2).sum() for p in self.net.parameters() if p.ndim > 1)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self.shared_step(batch, "val")

@@ -51,6 +51,11 @@ def why_not_a_population(cfg: DictConfig) -> str | None:
         return f"it stacks MLPs (model/net=mlp), not {model.get('net', {}).get('_target_')}"
     if optimizer not in ("torch.optim.Adam", "torch.optim.AdamW"):
         return f"it supports model/optimizer=adam|adamw, not {optimizer}"
+    if model.get("l2"):
+        return (
+            f"it has no L2 penalty in its loss: model.l2={model.get('l2')}; give model.l2=0 and regularise "
+            "with model.optimizer.weight_decay"
+        )
     if model.get("scheduler") is not None:
         return "it takes no learning-rate scheduler; give model/scheduler=null"
     if model.get("compile"):
