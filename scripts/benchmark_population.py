@@ -83,8 +83,8 @@ def main() -> None:
             vec=lambda: wall([*train, "experiment=diabetes", *cv, "cv.vectorize=true"], env),
             single=lambda: wall([*train, "experiment=diabetes", "seed=1", *quick], env),
             seq=lambda: wall([*train, "experiment=diabetes", *cv], env),
-            caf_vec=lambda: wall([*train, "experiment=caf", *cv, "cv.vectorize=true"], env),
-            caf_seq=lambda: wall([*train, "experiment=caf", *cv], env),
+            caf_vec=lambda: wall([*train, "experiment=caf_adam", *cv, "cv.vectorize=true"], env),
+            caf_seq=lambda: wall([*train, "experiment=caf_adam", *cv], env),
         )
     row(f"diabetes {label} CV, vectorised (vs one single run), whole process", times["vec"], times["single"],
         "<= 2.0x")  # fmt: skip

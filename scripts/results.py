@@ -3,7 +3,8 @@
     python scripts/results.py [--only tabular|mnist] [--jobs N] [--quick] [--results-dir DIR] [--report FILE]
     make results
 
-Tabular part. Every real-data tabular experiment (diabetes, diabetes_logistic, breast_cancer, caf) runs
+Tabular part. Every real-data tabular experiment (diabetes, diabetes_logistic, breast_cancer and
+breast_cancer_adam, caf and caf_adam: the lectures' nets under full-batch L-BFGS and under Adam) runs
 as a user runs it, `python train.py experiment=X cv.folds=5 cv.repeats=5 cv.vectorize=auto` (its folds
 as one population wherever the experiment allows one: docs/population.md), in a subprocess whose run
 folder is under the results folder; the report reads the fold values of its metrics.json (test/acc of
@@ -16,8 +17,9 @@ cancer CV run 4x and a HistGradientBoosting fit on CAF 9x slower, with the same 
 scikit-learn runs on the identical folds: the data module of the same composed config, read in this
 process (`litlab.train.setup_data`), gives `datamodule.folds(5, 5)` and its raw rows (`datamodule.rows`:
 after the data's fixed transform, such as CAF's log2(x + 1), before any standardisation). Each model is
-fitted on the fold's training and validation parts together and tested on its test part: litlab uses
-the validation part only to stop early and to pick its checkpoint, so both learn from the same rows.
+fitted on the fold's training and validation parts together and tested on its test part: litlab's Adam
+recipes use the validation part only to stop early and to pick their checkpoint, so both learn from the
+same rows; its L-BFGS recipes choose nothing on it and keep a small one (5%), training on the rest.
 LogisticRegression, SVC (RBF) and MLPClassifier standardise inside a Pipeline (StandardScaler fitted on
 those rows alone); the tree ensembles take the rows as they are. scikit-learn's defaults throughout,
 except max_iter raised so that LR and MLP converge; random_state is the config's seed. "Identical" is
@@ -100,7 +102,7 @@ class Plan:
 
 
 FULL = Plan(
-    ["diabetes", "diabetes_logistic", "breast_cancer", "caf"], 5, 5,
+    ["diabetes", "diabetes_logistic", "breast_cancer", "breast_cancer_adam", "caf", "caf_adam"], 5, 5,
     ["LogisticRegression", "SVC (RBF)", "HistGradientBoosting", "RandomForest", "MLPClassifier"], [],
     ["mnist", "mnist_cnn"], [1, 2, 3], [],
 )  # fmt: skip

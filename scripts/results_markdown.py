@@ -11,7 +11,7 @@ from typing import Any
 from litlab.runs.stats import ALPHA, corrected_resampled_ttest, summarize, verdict
 from litlab.runtime.files import write_text_atomic
 
-# The lectures' own figures (docs/lectures.md; ../shared/seeds/003_…): one split each, no CV.
+# The lectures' own figures (docs/lectures.md; ../shared/seeds/003_…), by data set: one split each, no CV.
 LECTURE = {
     "breast_cancer": (
         "0.96",
@@ -104,7 +104,7 @@ def tabular_section(plan: Any, tables: list[dict], records: dict[str, dict]) -> 
             s = summarize(values)
             c = corrected_resampled_ttest(values, scores[best], 1 / (k - 1))
             said = verdict(c, "max")
-            lecture = LECTURE.get(experiment, ("", ""))[0]
+            lecture = LECTURE.get(data.name, ("", ""))[0]
             mean, ci = accuracy(s)
             detail.append(
                 f"| **litlab `experiment={experiment}`** | **{mean}** | {ci} | {lecture} "
@@ -138,7 +138,8 @@ def tabular_section(plan: Any, tables: list[dict], records: dict[str, dict]) -> 
             *bar_rows,
             "",
         ]
-    notes = [f"- lecture {e}: {LECTURE[e][0]}, {LECTURE[e][1]}." for e in LECTURE if e in plan.experiments]
+    shown = {table["data"].name for table in tables}
+    notes = [f"- lecture {e}: {LECTURE[e][0]}, {LECTURE[e][1]}." for e in LECTURE if e in shown]
     if notes:
         detail += ["The lecture column is the lecture's own test accuracy, not a CV figure:", "", *notes, ""]
     return lines + detail
@@ -254,8 +255,10 @@ def write(
         "`metrics.json`.",
         f"- scikit-learn's models run on the identical folds: the same data module, seed and "
         f"`datamodule.folds({plan.folds}, {plan.repeats})`, checked against each litlab run's "
-        "`oof_predictions.csv`. They fit on a fold's training and validation parts together (litlab uses "
-        "its validation part only for early stopping and the checkpoint choice) and test on its test part. "
+        "`oof_predictions.csv`. They fit on a fold's training and validation parts together and test on "
+        "its test part. litlab's Adam recipes use their validation part (15% of the fold's training rows) "
+        "for early stopping and the checkpoint choice; its L-BFGS recipes (`breast_cancer`, `caf`) choose "
+        "nothing on it and keep a 5% one for the val/ curves. "
         "LogisticRegression, SVC (RBF) and MLPClassifier standardise in a Pipeline; defaults otherwise "
         "(max_iter raised to converge), `random_state` = the config's seed.",
         "",

@@ -17,7 +17,9 @@ from litlab.runtime.errors import one_line
 from litlab.train import train
 
 QUICK = ["trainer.accelerator=cpu", "trainer.devices=1", "seed=3"]
-EARLY = ["experiment=breast_cancer", "callbacks.early_stopping.patience=2", "trainer.max_epochs=40", *QUICK]
+EARLY = [
+    "experiment=breast_cancer_adam", "callbacks.early_stopping.patience=2", "trainer.max_epochs=40", *QUICK
+]  # fmt: skip
 
 
 def test_early_stopping_says_so_with_its_best_epoch_and_metrics_json_says_which_epoch(
@@ -44,7 +46,7 @@ def test_early_stopping_says_so_with_its_best_epoch_and_metrics_json_says_which_
 
 def test_reaching_max_epochs_says_so(compose_config, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="litlab.train")
-    train(compose_config("experiment=breast_cancer", "trainer.max_epochs=2", *QUICK))
+    train(compose_config("experiment=breast_cancer_adam", "trainer.max_epochs=2", *QUICK))
     assert any(
         r.getMessage().startswith("max_epochs=2 reached after epoch 1; best epoch") for r in caplog.records
     )
@@ -75,8 +77,8 @@ def test_a_run_prints_its_stop_line_and_what_it_wrote_and_no_noise(tmp_path):
     assert console.count("Total params") == 1  # one model summary
     run_line = next(line for line in console.splitlines() if "Run dir:" in line)
     assert "checkpoints/, " in run_line and "metrics.json" in run_line and "TensorBoard" not in run_line
-    (run,) = (tmp_path / "breast_cancer" / "runs").iterdir()
-    assert "Restoring states" in (run / "breast_cancer.log").read_text()  # the log file keeps it all
+    (run,) = (tmp_path / "breast_cancer_adam" / "runs").iterdir()
+    assert "Restoring states" in (run / "breast_cancer_adam.log").read_text()  # the log file keeps it all
     loud = run_cli("train.py", *EARLY, f"paths.log_dir={tmp_path}", "verbose=true", "trainer.max_epochs=2")
     assert "Restoring states" in loud.stdout + loud.stderr
 

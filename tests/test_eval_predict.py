@@ -25,13 +25,14 @@ def task_config(name: str, tmp_path: Path, *overrides: str):
 
 
 def trained(compose_config, tmp_path: Path, experiment: str, *overrides: str) -> tuple[Path, dict]:
-    """A short training run; its best checkpoint and metrics.json."""
+    """A short training run; the checkpoint it tested and its metrics.json: the best epoch's, or
+    last.ckpt for a recipe that tests its final weights (experiment=caf: L-BFGS, no best checkpoint)."""
     cfg = compose_config(
         f"experiment={experiment}", "trainer.max_epochs=3", "trainer.accelerator=cpu", *overrides
     )
     train(cfg)
     run = tmp_path / "run"
-    best = next(p for p in (run / "checkpoints").glob("epoch_*.ckpt"))
+    best = next((run / "checkpoints").glob("epoch_*.ckpt"), run / "checkpoints" / "last.ckpt")
     return best, json.loads((run / "metrics.json").read_text())
 
 

@@ -99,7 +99,7 @@ def test_same_seed_same_metrics_and_seed_zero_is_a_seed(compose_config, tmp_path
 
 
 def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config, tmp_path):
-    cfg = compose_config("experiment=breast_cancer", *QUICK)
+    cfg = compose_config("experiment=breast_cancer_adam", *QUICK)
     train(cfg)
     run = tmp_path / "run"
     resolved = (run / "config.yaml").read_text()
@@ -121,7 +121,7 @@ def test_run_dir_holds_metrics_config_checkpoints_and_tensorboard(compose_config
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = start.session_start_info.hparams
-    assert hparams["model.optimizer.lr"].number_value == pytest.approx(0.01)  # experiment=breast_cancer
+    assert hparams["model.optimizer.lr"].number_value == pytest.approx(0.01)  # experiment=breast_cancer_adam
     assert hparams["data"].string_value == "BreastCancer"
     assert hparams["model.optimizer"].string_value == "Adam"
     assert not [name for name in hparams if "_target_" in name or "dir" in name or "plugins" in name]
