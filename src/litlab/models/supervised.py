@@ -94,7 +94,8 @@ class SupervisedModule(L.LightningModule):
             ]  # fmt: skip
             unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(err))
             if unexpected:  # e.g. an experiment's weight_decay under model/optimizer=lbfgs
-                key, name = unexpected.group(1), getattr(self.optimizer_factory, "func", type(None)).__name__
+                func = getattr(self.optimizer_factory, "func", self.optimizer_factory)  # a partial's class
+                key, name = unexpected.group(1), getattr(func, "__name__", "the optimizer")
                 l2 = "; for an L2 penalty give model.l2 instead" if key == "weight_decay" else ""
                 raise ValueError(
                     f"model.optimizer.{key}={given.get(key)!r} is not an argument of {name}: remove it "
