@@ -116,7 +116,7 @@ def test_help_is_litlabs_with_groups_and_examples():
     out = run_cli("train.py", "--help", timeout=120).stdout
     assert out.startswith("litlab-train")
     shown = (
-        "experiment: breast_cancer, caf",
+        "experiment: breast_cancer, breast_cancer_adam, caf, caf_adam, cifar10",
         "model/optimizer:",
         "hydra/launcher:",
         "cv.folds=5",

@@ -7,8 +7,8 @@ import base64
 import fcntl
 import json
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,12 +26,6 @@ from litlab.runtime.hparams import FINAL
 JOBS = ["0_lr=0.003,seed=1", "1_lr=0.003,seed=2", "2_lr=0.03,seed=1", "3_lr=0.03,seed=2"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def post(url: str, body: dict) -> dict:
     request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -41,22 +35,28 @@ def post(url: str, body: dict) -> dict:
 @contextmanager
 def tensorboard(logdir: Path) -> Iterator[str]:
     """A TensorBoard over `logdir` that has read its event files (its HParams plugin serves an experiment);
-    yields its address, and stops it after."""
-    port = free_port()
-    command = [sys.executable, "-m", "tensorboard.main", f"--logdir={logdir}", f"--port={port}"]
-    server = subprocess.Popen([*command, "--host=127.0.0.1"], stderr=subprocess.DEVNULL)
-    address = f"http://127.0.0.1:{port}"
+    yields its address, and stops it after. It binds a port of its own choosing (`--port=0`; a port picked
+    free beforehand can be taken by its data server in between) and prints its address on stderr, which
+    goes to a file: a failure shows its tail."""
+    stderr = logdir.parent / f"tensorboard-{logdir.name}-{time.monotonic_ns()}.stderr"
+    command = [sys.executable, "-m", "tensorboard.main", f"--logdir={logdir}", "--port=0", "--host=127.0.0.1"]
+    with stderr.open("wb") as sink:
+        server = subprocess.Popen(command, stderr=sink)
     try:
-        deadline = time.monotonic() + 90
+        deadline, address = time.monotonic() + 90, None
         while True:  # until it serves, and has read the event files (its first load)
-            try:
+            said = stderr.read_text(errors="replace")
+            assert server.poll() is None, f"TensorBoard exited ({server.returncode}): {said[-2000:]}"
+            if address is None and (served := re.search(r"http://127\.0\.0\.1:\d+", said)):
+                address = served.group()
+            if address is not None:
                 experiment = post(f"{address}/data/plugin/hparams/experiment", {"experimentName": ""})
                 if experiment.get("hparamInfos"):
                     break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "TensorBoard served no HParams experiment within 90 s"
-            time.sleep(1)
+            assert time.monotonic() < deadline, (
+                f"TensorBoard served no HParams experiment in 90 s: {said[-2000:]}"
+            )
+            time.sleep(0.5)
         yield address
     finally:
         server.terminate()
