@@ -620,14 +620,18 @@ def test_a_stopped_member_stays_bit_identical_while_the_others_train(monkeypatch
     assert not torch.equal(frozen["flat"][1], snapshots.taken[0]["flat"][1])  # member 1 had trained
 
 
-def test_computing_only_the_members_still_training_changes_no_bit(monkeypatch):
+def test_computing_only_the_members_still_training_changes_nothing_but_rounding(monkeypatch):
     """A stopped member's rows left out of the forward (wide nets) or computed and thrown away (small
-    ones): the members still training end with the same weights, Adam state and best weights."""
-    _, _, everyone = train_three_members(monkeypatch, "all")
+    ones): the stopped member ends bit for bit the same, and the members still training with the same
+    weights, Adam state and best weights up to float32 rounding (a batched matmul over 2 members may
+    round in the last bit unlike one over 3: it does on some CPUs, not on others)."""
+    stopping, _, everyone = train_three_members(monkeypatch, "all")
     _, _, training_only = train_three_members(monkeypatch, "training")
     assert sorted(everyone) == sorted(training_only)
+    assert stopping.last_epoch[1] < min(stopping.last_epoch[0], stopping.last_epoch[2])  # stopped first
     for name, value in everyone.items():
-        assert torch.equal(value, training_only[name]), name
+        assert torch.equal(value[1], training_only[name][1]), name
+        torch.testing.assert_close(value, training_only[name], rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_a_subsets_forward_writes_its_members_gradient_rows_whole():
