@@ -4,15 +4,16 @@
     make results
 
 Tabular part. Every real-data tabular experiment (diabetes, diabetes_logistic, breast_cancer and
-breast_cancer_adam, caf and caf_adam: the lectures' nets under full-batch L-BFGS and under Adam) runs
-as a user runs it, `python train.py experiment=X cv.folds=5 cv.repeats=5 cv.vectorize=auto` (its folds
-as one population wherever the experiment allows one: docs/population.md), in a subprocess whose run
-folder is under the results folder; the report reads the fold values of its metrics.json (test/acc of
-each fold) and its oof_predictions.csv. Three overrides are added that change time, not numbers:
-threads=1, no logger, and no last.ckpt every epoch (breast cancer's per-fold test accuracies were
-identical with and without them). Everything runs on one thread (scikit-learn's OpenMP and BLAS
-through threadpoolctl too): on the 2 shared cores this was measured on, 2 threads made the breast
-cancer CV run 4x and a HistGradientBoosting fit on CAF 9x slower, with the same results.
+breast_cancer_adam, caf and caf_adam: the lectures' nets under full-batch L-BFGS, CAF's with a linear
+path beside it, and under Adam) runs as a user runs it, `python train.py experiment=X cv.folds=5
+cv.repeats=5 cv.vectorize=auto` (its folds as one population wherever the experiment allows one:
+docs/population.md), in a subprocess whose run folder is under the results folder; the report reads the
+fold values of its metrics.json (test/acc of each fold) and its oof_predictions.csv. Three overrides are
+added that change time, not numbers: threads=1, no logger, and no last.ckpt every epoch (breast cancer's
+per-fold test accuracies were identical with and without them). Everything runs on one thread
+(scikit-learn's OpenMP and BLAS through threadpoolctl too): on the 2 shared cores this was measured on,
+2 threads made the breast cancer CV run 4x and a HistGradientBoosting fit on CAF 9x slower, with the
+same results.
 
 scikit-learn runs on the identical folds: the data module of the same composed config, read in this
 process (`litlab.train.setup_data`), gives `datamodule.folds(5, 5)` and its raw rows (`datamodule.rows`:

@@ -46,6 +46,25 @@ def test_mlp_activation_by_any_torch_name_and_dropout():
             MLP(4, 1, hidden=hidden)
 
 
+def test_a_linear_path_adds_a_linear_map_of_the_inputs_and_leaves_the_hidden_layers_as_they_were():
+    torch.manual_seed(0)
+    plain = MLP(6, 3, hidden=[5, 4])
+    torch.manual_seed(0)
+    wide = MLP(6, 3, hidden=[5, 4], linear_path=True)
+    deep_part = {k: v for k, v in wide.state_dict().items() if not k.startswith("linear_path.")}
+    assert deep_part.keys() == plain.state_dict().keys()
+    assert all(torch.equal(deep_part[k], v) for k, v in plain.state_dict().items())  # same draws
+    assert wide.linear_path.weight.shape == (3, 6) and wide.linear_path.bias is None
+    x = torch.randn(7, 6)
+    assert torch.allclose(wide(x), plain(x) + x @ wide.linear_path.weight.t())
+    with torch.no_grad():  # a silent deep part: the net is the linear model plus the output bias
+        wide.layers[-1].weight.zero_()
+    assert torch.allclose(wide(x), x @ wide.linear_path.weight.t() + wide.layers[-1].bias)
+    assert "linear_path" not in plain.state_dict() and plain.linear_path is None
+    with pytest.raises(ValueError, match=r"model.net.hidden=\[\] has none.*model.net.linear_path=false"):
+        MLP(6, 3, linear_path=True)
+
+
 def test_mlp_flattens_images():
     assert MLP(784, 10, hidden=[16])(torch.rand(2, 1, 28, 28)).shape == (2, 10)
 

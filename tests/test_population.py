@@ -728,6 +728,7 @@ UNSTACKABLE = {
         lambda: MLP(4, 3, hidden=[5], activation="softmax"),
         ["cannot stack a Softmax layer"],
     ),
+    "linear_path": (lambda: MLP(4, 3, hidden=[5], linear_path=True), ["model.net.linear_path=true"]),
 }
 
 
@@ -767,6 +768,10 @@ REFUSED = {
     "scheduler": (
         ["cv.vectorize=true", "model/scheduler=step"],
         ["learning-rate scheduler", "model/scheduler=null", "cv.vectorize=false"],
+    ),
+    "linear_path": (
+        ["cv.vectorize=true", "model.net.hidden=[4]", "model.net.linear_path=true"],
+        ["without a linear path", "model.net.linear_path=false", "cv.vectorize=false"],
     ),
     "convnet": (
         ["cv.vectorize=true", "model/net=convnet"],

@@ -26,6 +26,12 @@ class MLP(nn.Module):
 
     Inputs with more than one feature dimension (images) are flattened first. The output is raw
     logits: the LightningModule chooses sigmoid or log_softmax to match its loss.
+
+    `linear_path=True` adds a linear map from the inputs straight to the outputs (weights only: the output
+    layer's bias serves both), summed with the hidden layers' output: the "wide" part of Cheng et
+    al.'s Wide & Deep (2016). The net then holds logistic regression as the case of a silent deep part,
+    and the deep part learns what a linear model misses. It is built after the hidden layers, so they
+    draw the same initial weights with it as without it.
     """
 
     def __init__(
@@ -35,6 +41,7 @@ class MLP(nn.Module):
         hidden: Sequence[int] = (),
         activation: str = "relu",
         dropout: float = 0.0,
+        linear_path: bool = False,
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
@@ -43,6 +50,12 @@ class MLP(nn.Module):
             raise ValueError(
                 f"hidden={list(hidden)}: every layer's width must be a positive integer; give e.g. "
                 "model.net.hidden=[16,8], or model.net.hidden=[] for no hidden layer"
+            )
+        if linear_path and not hidden:
+            raise ValueError(
+                "model.net.linear_path=true adds a linear path beside the hidden layers, and "
+                "model.net.hidden=[] has none (the net is linear already): give hidden layers, e.g. "
+                "model.net.hidden=[16], or model.net.linear_path=false"
             )
         act = activation_class(activation)
         sizes = [in_features, *hidden]
@@ -53,9 +66,13 @@ class MLP(nn.Module):
                 layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(sizes[-1], out_features))
         self.layers = nn.Sequential(*layers)
+        self.linear_path = nn.Linear(in_features, out_features, bias=False) if linear_path else None
 
     def forward(self, x):
-        return self.layers(x)
+        out = self.layers(x)
+        if self.linear_path is not None:
+            out = out + self.linear_path(x.flatten(1))
+        return out
 
 
 class ConvBlock(nn.Module):

@@ -42,6 +42,11 @@ def member_layers(net: nn.Module) -> list[nn.Module]:
             f"{'has ' + problem + ', which' if problem else 'is a net that'} a population of batched layers "
             f"cannot stack: {SEQUENTIAL_PATH}"
         )
+    if net.linear_path is not None:
+        raise ValueError(
+            "cv.vectorize=true stacks plain MLPs, and this one has a linear path beside its hidden layers "
+            f"(model.net.linear_path=true); {SEQUENTIAL_PATH}"
+        )
     for layer in net.layers:
         if not (isinstance(layer, nn.Linear | nn.Flatten | nn.Dropout) or is_elementwise(layer)):
             raise ValueError(

@@ -49,6 +49,8 @@ def why_not_a_population(cfg: DictConfig) -> str | None:
         return f"it trains classifiers, and {model.get('_target_')} is not one"
     if not str(model.get("net", {}).get("_target_", "")).endswith(".MLP"):
         return f"it stacks MLPs (model/net=mlp), not {model.get('net', {}).get('_target_')}"
+    if model.net.get("linear_path"):
+        return "it stacks plain MLPs, without a linear path beside them; give model.net.linear_path=false"
     if optimizer not in ("torch.optim.Adam", "torch.optim.AdamW"):
         return f"it supports model/optimizer=adam|adamw, not {optimizer}"
     if model.get("l2"):
