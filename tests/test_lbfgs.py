@@ -66,9 +66,11 @@ def test_a_linear_net_under_lbfgs_and_l2_is_scikit_learns_logistic_regression(cl
 def test_the_penalty_leaves_the_biases_alone_and_without_l2_the_weights_spread():
     x, y = table(2)
     torch.manual_seed(0)
-    net = MLP(x.shape[1], 1, hidden=[4])
+    net = MLP(x.shape[1], 1, hidden=[4], linear_path=True)  # its linear path's weights are weights too
     model = Classifier(net, num_classes=2, optimizer=lbfgs(), l2=0.1)
-    weights = sum(p.pow(2).sum() for name, p in net.named_parameters() if name.endswith("weight"))
+    weighted = [name for name, _ in net.named_parameters() if name.endswith("weight")]
+    assert "linear_path.weight" in weighted and len(weighted) == 3
+    weights = sum(p.pow(2).sum() for name, p in net.named_parameters() if name in weighted)
     assert model.penalty().item() == pytest.approx(0.05 * weights.item())
     unpenalised = Classifier(copy.deepcopy(net), num_classes=2, optimizer=lbfgs(), l2=0.0)
     fit_full_batch(model, x, y, epochs=3)

@@ -60,9 +60,18 @@ def test_a_linear_path_adds_a_linear_map_of_the_inputs_and_leaves_the_hidden_lay
     with torch.no_grad():  # a silent deep part: the net is the linear model plus the output bias
         wide.layers[-1].weight.zero_()
     assert torch.allclose(wide(x), x @ wide.linear_path.weight.t() + wide.layers[-1].bias)
-    assert "linear_path" not in plain.state_dict() and plain.linear_path is None
+    assert not any(k.startswith("linear_path.") for k in plain.state_dict()) and plain.linear_path is None
     with pytest.raises(ValueError, match=r"model.net.hidden=\[\] has none.*model.net.linear_path=false"):
         MLP(6, 3, linear_path=True)
+
+
+def test_figure_titles_name_the_linear_path_apart_from_the_layers():
+    from litlab.callbacks.figures import net_description
+
+    assert net_description(Classifier(MLP(2, 1, hidden=[4, 5]), 2, adam())) == "MLP 2-4-5-1"
+    wide = Classifier(MLP(2, 1, hidden=[4, 5], linear_path=True), 2, adam())
+    assert net_description(wide) == "MLP 2-4-5-1 + linear path"
+    assert net_description(Classifier(MLP(2, 1), 2, adam())) == "linear 2-1"
 
 
 def test_mlp_flattens_images():

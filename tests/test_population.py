@@ -631,7 +631,8 @@ def test_computing_only_the_members_still_training_changes_nothing_but_rounding(
     assert stopping.last_epoch[1] < min(stopping.last_epoch[0], stopping.last_epoch[2])  # stopped first
     for name, value in everyone.items():
         assert torch.equal(value[1], training_only[name][1]), name
-        torch.testing.assert_close(value, training_only[name], rtol=1e-5, atol=1e-6, msg=name)
+        scale = value.abs().max().item() if value.is_floating_point() else 0  # of each tensor's own size
+        torch.testing.assert_close(value, training_only[name], rtol=1e-5, atol=1e-6 * scale, msg=name)
 
 
 def test_a_subsets_forward_writes_its_members_gradient_rows_whole():

@@ -33,34 +33,41 @@ def post(url: str, body: dict) -> dict:
 
 
 @contextmanager
-def tensorboard(logdir: Path) -> Iterator[str]:
+def tensorboard(logdir: Path, scratch: Path) -> Iterator[str]:
     """A TensorBoard over `logdir` that has read its event files (its HParams plugin serves an experiment);
     yields its address, and stops it after. It binds a port of its own choosing (`--port=0`; a port picked
     free beforehand can be taken by its data server in between) and prints its address on stderr, which
-    goes to a file: a failure shows its tail."""
-    stderr = logdir.parent / f"tensorboard-{logdir.name}-{time.monotonic_ns()}.stderr"
+    goes to a file in `scratch`: a failure shows its tail."""
+    stderr = scratch / f"tensorboard-{time.monotonic_ns()}.stderr"
     command = [sys.executable, "-m", "tensorboard.main", f"--logdir={logdir}", "--port=0", "--host=127.0.0.1"]
     with stderr.open("wb") as sink:
         server = subprocess.Popen(command, stderr=sink)
     try:
-        deadline, address = time.monotonic() + 90, None
+        deadline, address, error = time.monotonic() + 90, None, None
         while True:  # until it serves, and has read the event files (its first load)
             said = stderr.read_text(errors="replace")
             assert server.poll() is None, f"TensorBoard exited ({server.returncode}): {said[-2000:]}"
-            if address is None and (served := re.search(r"http://127\.0\.0\.1:\d+", said)):
-                address = served.group()
+            if address is None and (served := re.search(r"(http://127\.0\.0\.1:\d+)/", said)):
+                address = served.group(1)
             if address is not None:
-                experiment = post(f"{address}/data/plugin/hparams/experiment", {"experimentName": ""})
-                if experiment.get("hparamInfos"):
-                    break
+                try:
+                    experiment = post(f"{address}/data/plugin/hparams/experiment", {"experimentName": ""})
+                    if experiment.get("hparamInfos"):
+                        break
+                except OSError as e:  # not serving yet, or the plugin not ready
+                    error = e
             assert time.monotonic() < deadline, (
-                f"TensorBoard served no HParams experiment in 90 s: {said[-2000:]}"
+                f"TensorBoard served no HParams experiment in 90 s (last error: {error}): {said[-2000:]}"
             )
             time.sleep(0.5)
         yield address
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def hparams_endpoints(address: str) -> tuple[dict, dict]:
@@ -95,8 +102,8 @@ def sweep(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_hparams_of_a_four_job_sweep_put_what_it_varied_first(sweep):
-    with tensorboard(sweep) as address:
+def test_hparams_of_a_four_job_sweep_put_what_it_varied_first(sweep, tmp_path):
+    with tensorboard(sweep, tmp_path) as address:
         experiment, groups = hparams_endpoints(address)
 
     infos = experiment["hparamInfos"]
@@ -191,7 +198,7 @@ def png_size(png: bytes) -> tuple[int, int]:
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (.ci/run installs Debian's chromium)")
 def test_a_headless_chromium_shows_the_sweeps_hparams_table(sweep, tmp_path):
     width, height = 1400, 900
-    with tensorboard(sweep) as address:
+    with tensorboard(sweep, tmp_path) as address:
         browser = HeadlessChromium(tmp_path / "profile")
         try:
             target = browser.call("Target.createTarget", url="about:blank")["targetId"]
