@@ -770,6 +770,10 @@ REFUSED = {
         ["cv.vectorize=true", "model/scheduler=step"],
         ["learning-rate scheduler", "model/scheduler=null", "cv.vectorize=false"],
     ),
+    "several_at_once": (
+        ["cv.vectorize=true", "model/optimizer=sgd", "model/scheduler=step"],
+        ["2 things: (1) ", "torch.optim.SGD", "; (2) ", "model/scheduler=null", "cv.vectorize=false"],
+    ),
     "linear_path": (
         ["cv.vectorize=true", "model.net.hidden=[4]", "model.net.linear_path=true"],
         ["without a linear path", "model.net.linear_path=false", "cv.vectorize=false"],

@@ -41,7 +41,9 @@ def vectorize_requested(cfg: DictConfig) -> bool | str:
 
 
 def why_not_a_population(cfg: DictConfig) -> str | None:
-    """What in the config a population cannot train, with the fix; None when nothing is."""
+    """Everything in the config a population cannot train, each with its fix (numbered when there are
+    several); None when nothing is. A model that is not a classifier of an MLP is the one reason given:
+    the rest is moot then."""
     model, trainer = cfg.model, cfg.trainer
     optimizer = str(model.get("optimizer", {}).get("_target_", ""))
     precision = str(trainer.get("precision", "32-true"))
@@ -49,47 +51,56 @@ def why_not_a_population(cfg: DictConfig) -> str | None:
         return f"it trains classifiers, and {model.get('_target_')} is not one"
     if not str(model.get("net", {}).get("_target_", "")).endswith(".MLP"):
         return f"it stacks MLPs (model/net=mlp), not {model.get('net', {}).get('_target_')}"
+    reasons = []
     if model.net.get("linear_path"):
-        return "it stacks plain MLPs, without a linear path beside them; give model.net.linear_path=false"
+        reasons.append(
+            "it stacks plain MLPs, without a linear path beside them; give model.net.linear_path=false"
+        )
     if optimizer not in ("torch.optim.Adam", "torch.optim.AdamW"):
-        return f"it supports model/optimizer=adam|adamw, not {optimizer}"
+        reasons.append(f"it supports model/optimizer=adam|adamw, not {optimizer}")
     if model.get("l2"):
-        return (
+        reasons.append(
             f"it has no L2 penalty in its loss: model.l2={model.get('l2')}; give model.l2=0 and regularise "
             "with model.optimizer.weight_decay"
         )
     if model.get("scheduler") is not None:
-        return "it takes no learning-rate scheduler; give model/scheduler=null"
+        reasons.append("it takes no learning-rate scheduler; give model/scheduler=null")
     if model.get("compile"):
-        return "it does not compile its nets; give model.compile=false"
+        reasons.append("it does not compile its nets; give model.compile=false")
     if "16" in precision and "bf16" not in precision:
-        return f"it takes no gradient scaler: trainer.precision={precision}; give 32-true or bf16-mixed"
+        reasons.append(
+            f"it takes no gradient scaler: trainer.precision={precision}; give 32-true or bf16-mixed"
+        )
     devices, nodes, strategy = (
         trainer.get("devices"),
         trainer.get("num_nodes"),
         trainer.get("strategy", "auto"),
     )
     if devices not in (None, 1, "auto") or nodes not in (None, 1) or "ddp" in str(strategy):
-        return (
+        reasons.append(
             f"it trains on one device, and trainer.devices={devices}, trainer.num_nodes={nodes}, "
             f"trainer.strategy={strategy} ask for more; give trainer.devices=1 trainer.num_nodes=1 "
             "(CV runs its folds in one process)"
         )
     max_steps = trainer.get("max_steps", -1)
     if max_steps not in (None, -1):
-        return (
+        reasons.append(
             f"its members count their own steps, and trainer.max_steps={max_steps} would count its epochs; "
             "give trainer.max_epochs"
         )
     monitor = cfg.monitor.metric
     if not str(monitor).startswith("val/"):
-        return f"it judges each member on its validation rows: monitor.metric={monitor}; give a val/ metric"
+        reasons.append(
+            f"it judges each member on its validation rows: monitor.metric={monitor}; give a val/ metric"
+        )
     if cfg.get("callbacks", {}).get("best_checkpoint") is None:
-        return (
+        reasons.append(
             "it tests each member's best epoch, and callbacks.best_checkpoint=null asks for the final "
             "weights; drop that override"
         )
-    return None
+    if len(reasons) > 1:
+        return f"{len(reasons)} things: " + "; ".join(f"({n}) {r}" for n, r in enumerate(reasons, 1))
+    return reasons[0] if reasons else None
 
 
 def vectorized_by_auto(cfg: DictConfig) -> bool:
