@@ -772,7 +772,13 @@ REFUSED = {
     ),
     "several_at_once": (
         ["cv.vectorize=true", "model/optimizer=sgd", "model/scheduler=step"],
-        ["2 things: (1) ", "torch.optim.SGD", "; (2) ", "model/scheduler=null", "cv.vectorize=false"],
+        [
+            "2 things stand in its way: (1) ",
+            "torch.optim.SGD",
+            "; (2) ",
+            "model/scheduler=null",
+            "cv.vectorize=false",
+        ],
     ),
     "linear_path": (
         ["cv.vectorize=true", "model.net.hidden=[4]", "model.net.linear_path=true"],

@@ -99,7 +99,9 @@ def why_not_a_population(cfg: DictConfig) -> str | None:
             "weights; drop that override"
         )
     if len(reasons) > 1:
-        return f"{len(reasons)} things: " + "; ".join(f"({n}) {r}" for n, r in enumerate(reasons, 1))
+        return f"{len(reasons)} things stand in its way: " + "; ".join(
+            f"({n}) {r}" for n, r in enumerate(reasons, 1)
+        )
     return reasons[0] if reasons else None
 
 
