@@ -24,7 +24,11 @@ def titled(figure, title: str):
     if title:
         width = max(24, int(figure.get_figwidth() * 11))  # characters of a medium font per line
         figure.suptitle(textwrap.fill(title, width), fontsize="medium")
-        if figure.get_layout_engine() is None:  # a constrained one makes room for it when drawn
+        from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+        # A constrained layout makes room for it when drawn; an earlier tight_layout() left only a
+        # placeholder engine, which does not, so the axes' own title would run into it: lay out again.
+        if not isinstance(figure.get_layout_engine(), ConstrainedLayoutEngine):
             figure.tight_layout()
     return figure
 
