@@ -41,6 +41,24 @@ def test_a_long_title_is_wrapped_to_the_figure_and_none_leaves_it_untitled():
     assert titled(Figure(), "")._suptitle is None
 
 
+def test_the_runs_title_and_a_long_axes_title_keep_apart():
+    """A figure laid out before it is titled (plots.finish lays out each figure) is laid out again, so
+    the run's title stays above the axes' title; a long axes title wraps to the figure's width."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from litlab.callbacks.plots import finish, new_figure
+
+    figure, ax = new_figure((6, 4.5))
+    ax.plot([0, 1], [0, 1], label="fit")
+    axes_title = "decision regions, MLP 2-4-5-1 + linear path (dots train, crosses test)"
+    finish(figure, ax, xlabel="x1", ylabel="x2", title=axes_title)
+    assert ax.get_title().count("\n") == 1 and ax.get_title().replace("\n", " ") == axes_title
+    titled(figure, "moons")
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    above, below = figure._suptitle.get_window_extent(renderer), ax.title.get_window_extent(renderer)
+    assert above.y0 >= below.y1, (above, below)  # display coordinates: y grows upwards
+
+
 def test_a_drawing_process_draws_the_figures_this_process_would(tmp_path, monkeypatch):
     import numpy as np
 

@@ -19,11 +19,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
+def fitted(figure, text: str, per_inch: float = 11) -> str:
+    """`text` wrapped to the figure's width: `per_inch` characters of its font per inch (11: medium, the
+    run's title; 10: large, an axes' title), at least 24 a line."""
+    return textwrap.fill(text, max(24, int(figure.get_figwidth() * per_inch)))
+
+
 def titled(figure, title: str):
     """The figure with the run's title above its own, wrapped to the figure's width; returns it."""
     if title:
-        width = max(24, int(figure.get_figwidth() * 11))  # characters of a medium font per line
-        figure.suptitle(textwrap.fill(title, width), fontsize="medium")
+        figure.suptitle(fitted(figure, title), fontsize="medium")
         from matplotlib.layout_engine import ConstrainedLayoutEngine
 
         # A constrained layout makes room for it when drawn; an earlier tight_layout() left only a

@@ -38,11 +38,9 @@ def collect(batches) -> tuple[torch.Tensor, torch.Tensor]:
 def net_description(module: nn.Module) -> str:
     """The widths of the module's Linear layers for figure titles, e.g. `linear 1-1`, `MLP 2-4-5-1`, and
     `MLP 2-4-5-1 + linear path` for an MLP with one beside its hidden layers."""
-    from litlab.models.nets import MLP
-
-    nets = [m for m in module.modules() if isinstance(m, MLP)]
-    path = nets[0].linear_path if nets else None
-    linears = [m for m in module.modules() if isinstance(m, nn.Linear) and m is not path]
+    named = [(name, m) for name, m in module.named_modules() if isinstance(m, nn.Linear)]
+    path = any(name.endswith("linear_path") for name, _ in named)
+    linears = [m for name, m in named if not name.endswith("linear_path")]
     if not linears:
         return type(module).__name__
     widths = "-".join(map(str, [linears[0].in_features, *(m.out_features for m in linears)]))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+from litlab.callbacks.drawing import fitted
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
 
@@ -60,8 +61,8 @@ def queries_1d(ax, data: PlotData, values: torch.Tensor) -> None:
 def finish(figure, ax, **labels):
     """Axis labels and title (wrapped to the figure's width), a light grid and the legend; returns the
     figure."""
-    if "title" in labels:  # about 10 characters of the axes' title font per inch of figure
-        labels["title"] = textwrap.fill(labels["title"], int(figure.get_figwidth() * 10))
+    if "title" in labels:
+        labels["title"] = fitted(figure, labels["title"], per_inch=10)
     ax.set(**labels)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
