@@ -1,5 +1,6 @@
 """litlab's cheaper paths give what the full ones give: epoch metrics that no callback watches go to the
-loggers without self.log (the same values at the same steps), and last.ckpt is written when enough
+loggers without self.log (the same values at the same steps; the loss through it only for a progress
+bar, which still shows it), and last.ckpt is written when enough
 training time has passed rather than every epoch (a resumed run still ends as an uninterrupted one)."""
 
 from __future__ import annotations
@@ -49,6 +50,28 @@ def test_logging_around_self_log_gives_the_same_curves_and_metrics(
     assert curves == scalars(full / folder) and {"train/acc", "val/f1", "val/loss"} <= curves.keys()
     rows = csv_rows(cheap / folder)
     assert rows and _values(rows) == _values(csv_rows(full / folder))
+
+
+@pytest.mark.parametrize("bar", [True, False])
+def test_the_loss_goes_through_self_log_only_for_a_progress_bar_that_shows_it(bar):
+    import lightning as L
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from litlab.models import MLP, Classifier
+
+    x = torch.randn(64, 3)
+    rows = DataLoader(TensorDataset(x, (x[:, 0] > 0).long()), batch_size=16)
+    model = Classifier(MLP(3, 1, [4]), 2, lambda params: torch.optim.Adam(params, lr=0.01))
+    trainer = L.Trainer(
+        max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=bar,
+        enable_model_summary=False, accelerator="cpu",
+    )  # fmt: skip
+    trainer.fit(model, rows, rows)
+    assert ("train/loss" in trainer.progress_bar_metrics) is bar
+    assert ("train/loss" in trainer.callback_metrics) is bar
+    assert "val/loss" in trainer.callback_metrics  # the monitored metric, for its callbacks
+    assert set(model.train_history[1]) >= {"train/loss", "train/acc"}  # metrics.json's, either way
 
 
 def _values(rows: list[dict[str, str]]) -> dict[tuple[str, str], str]:
