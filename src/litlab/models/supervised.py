@@ -184,8 +184,8 @@ class SupervisedModule(L.LightningModule):
             # While fitting, only what a callback or the progress bar reads goes through self.log (its
             # bookkeeping costs ~0.5 ms a value); the other curves go straight to the loggers.
             direct = self.logs_directly(stage)
-            shown = {f"{stage}/loss"} if self.trainer.progress_bar_callback is not None else set()
-            through_lightning = {*shown, *self.watched}  # the bar shows the loss
+            bar = direct and self.trainer.progress_bar_callback is not None
+            through_lightning = {*self.watched, *[f"{stage}/loss"] * bar}  # a bar shows the loss
             for name, value in values.items():
                 if not direct or name in through_lightning:
                     self.log(name, value, prog_bar=name == f"{stage}/loss", sync_dist=distributed)
