@@ -15,6 +15,7 @@ from litlab.callbacks.progress_bar import progress_bar
 
 _HOMES = {
     "ClassificationReport": "classification_report",
+    "StopWhenConverged": "converged",
     "DataFigure": "figures",
     "LearningRateMonitor": "learning_rate",
 }

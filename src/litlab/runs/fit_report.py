@@ -37,6 +37,8 @@ def stop_line(trainer: Any, monitor: str, best: str | None) -> str:
         )
     elif why in ("max_epochs", "max_steps"):
         reason = f"{why}={getattr(trainer, why)} reached after epoch {last}"
+    elif why == "converged":
+        reason = f"Converged after epoch {last} (L-BFGS left every weight as it was)"
     elif why == "fast_dev_run":
         reason = "fast_dev_run: one batch of each stage, nothing saved"
     else:

@@ -37,7 +37,10 @@ FIT_SUMMARY = ("epochs", "max_epochs", "stopped_by")
 
 
 def stopped_by(trainer: Any) -> str:
-    """What ended a fit: fast_dev_run, max_epochs, max_steps, early_stopping, or stopped (max_time...)."""
+    """What ended a fit: fast_dev_run, max_epochs, max_steps, early_stopping, converged (an L-BFGS epoch
+    without an iteration: callbacks/converged.py), or stopped (max_time...)."""
+    from litlab.callbacks.converged import StopWhenConverged
+
     if trainer.fast_dev_run:
         return "fast_dev_run"
     max_epochs = trainer.max_epochs
@@ -48,6 +51,8 @@ def stopped_by(trainer: Any) -> str:
     for callback in trainer.early_stopping_callbacks:
         if callback.stopped_epoch > 0 or callback.wait_count >= callback.patience:  # epoch 0 counts too
             return "early_stopping"
+    if any(isinstance(c, StopWhenConverged) and c.converged_epoch is not None for c in trainer.callbacks):
+        return "converged"
     return "stopped"
 
 
