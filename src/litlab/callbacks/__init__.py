@@ -1,4 +1,4 @@
-"""Callbacks: progress display, figures and reports written to the loggers.
+"""Callbacks: progress display, figures and reports written to the loggers, the end of a converged fit.
 
 The callbacks below are imported when first asked for (`litlab.callbacks.ClassificationReport`, as
 the callback configs name them), so that a module of this package that needs no Lightning, the drawing
