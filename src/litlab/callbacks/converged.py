@@ -36,8 +36,7 @@ class StopWhenConverged(Callback):
         before, self.at_start = self.at_start, None
         if before is None or trainer.sanity_checking:
             return
-        after = watched_weights(trainer, pl_module)
-        if after is None or not all(torch.equal(a, b) for a, b in zip(before, after, strict=True)):
+        if not all(torch.equal(a, b) for a, b in zip(before, pl_module.parameters(), strict=True)):
             return
         self.converged_epoch = trainer.current_epoch
         trainer.should_stop = True
@@ -49,7 +48,8 @@ class StopWhenConverged(Callback):
 
 
 def watched_weights(trainer: Any, pl_module: Any) -> list[Any] | None:
-    """Copies of the module's parameters when its fit is full-batch L-BFGS alone; else None."""
+    """Copies of the module's parameters when its fit is full-batch L-BFGS alone (to compare with the
+    parameters at the epoch's end); else None."""
     import torch
 
     optimizers = trainer.optimizers

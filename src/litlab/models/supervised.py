@@ -185,7 +185,7 @@ class SupervisedModule(L.LightningModule):
             # bookkeeping costs ~0.5 ms a value); the other curves go straight to the loggers.
             direct = self.logs_directly(stage)
             bar = direct and self.trainer.progress_bar_callback is not None
-            through_lightning = {*self.watched, *[f"{stage}/loss"] * bar}  # a bar shows the loss
+            through_lightning = {*self.watched, *({f"{stage}/loss"} if bar else set())}  # a bar shows it
             for name, value in values.items():
                 if not direct or name in through_lightning:
                     self.log(name, value, prog_bar=name == f"{stage}/loss", sync_dist=distributed)

@@ -37,8 +37,8 @@ FIT_SUMMARY = ("epochs", "max_epochs", "stopped_by")
 
 
 def stopped_by(trainer: Any) -> str:
-    """What ended a fit: fast_dev_run, max_epochs, max_steps, early_stopping, converged (an L-BFGS epoch
-    without an iteration: callbacks/converged.py), or stopped (max_time...)."""
+    """What ended a fit: fast_dev_run, max_epochs, max_steps, early_stopping, converged (a full-batch L-BFGS
+    epoch that left every weight as it was: callbacks/converged.py), or stopped (max_time...)."""
     from litlab.callbacks.converged import StopWhenConverged
 
     if trainer.fast_dev_run:
