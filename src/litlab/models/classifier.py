@@ -5,27 +5,23 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import AUROC, Accuracy, F1Score, MetricCollection, Precision, Recall
+from torchmetrics import AUROC, MetricCollection
 
+from litlab.models.confusion import ConfusionScores
 from litlab.models.supervised import OptimizerFactory, SchedulerFactory, SupervisedModule
 
 
 def classification_metrics(num_classes: int, auroc: bool = True) -> MetricCollection:
-    """Accuracy, precision, recall, F1 and AUROC; macro-averaged over classes when there are more than 2."""
-    if num_classes == 2:
-        kwargs: dict = {"task": "binary"}
-    else:
-        kwargs = {"task": "multiclass", "num_classes": num_classes, "average": "macro"}
-    accuracy_kwargs = {**kwargs, "average": "micro"} if num_classes > 2 else kwargs
-    return MetricCollection(
-        {
-            "acc": Accuracy(**accuracy_kwargs),
-            "precision": Precision(**kwargs),
-            "recall": Recall(**kwargs),
-            "f1": F1Score(**kwargs),
-            **({"auroc": AUROC(**kwargs)} if auroc else {}),
-        }
-    )
+    """Accuracy, precision, recall, F1 and AUROC; macro-averaged over classes when there are more than 2.
+
+    The first four come from one confusion count (litlab.models.confusion), AUROC from torchmetrics.
+    """
+    scores = {"scores": ConfusionScores(num_classes)}
+    if not auroc:
+        return MetricCollection(scores)
+    multiclass = {"task": "multiclass", "num_classes": num_classes, "average": "macro"}
+    task = {"task": "binary"} if num_classes == 2 else multiclass
+    return MetricCollection({**scores, "auroc": AUROC(**task)})
 
 
 class Classifier(SupervisedModule):

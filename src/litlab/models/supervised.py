@@ -77,9 +77,14 @@ class SupervisedModule(L.LightningModule):
 
     def metric_names(self) -> list[str]:
         """Every metric it logs: each stage's loss and metrics (train/, val/, test/)."""
-        stages = (self.train_metrics, self.val_metrics, self.test_metrics)
-        return [name for stage, m in zip(("train", "val", "test"), stages, strict=True)
-                for name in (f"{stage}/loss", *m.keys(keep_base=False))]  # fmt: skip
+        names = []
+        for stage in ("train", "val", "test"):
+            metrics: MetricCollection = getattr(self, f"{stage}_metrics")
+            # A metric whose compute() gives a dict (ConfusionScores) is logged under its keys.
+            names += [f"{stage}/loss", *(f"{metrics.prefix}{name}"
+                      for key, metric in metrics.items(keep_base=True, copy_state=False)
+                      for name in getattr(metric, "names", (key,)))]  # fmt: skip
+        return names
 
     def check_optimizer(self) -> None:
         """Build the optimizer once now, so a bad setting fails before any training starts."""

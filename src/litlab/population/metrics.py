@@ -4,13 +4,9 @@ A population trains K small nets (one per CV fold) as one, their parameters stac
 epoch needs every member's accuracy, precision, recall, F1 and AUROC; a torchmetrics collection per
 member per epoch would cost more than the training of these nets. `member_metrics` computes all members
 at once and reproduces, to float rounding, what `litlab.models.classifier.classification_metrics` gives
-on each member's valid rows alone (torchmetrics 1.x conventions):
+on each member's valid rows alone (torchmetrics 1.x conventions; the scores' formulas are
+`litlab.models.confusion`'s):
 
-- binary (2 classes): the positive prediction is P(class 1) > 0.5, strictly; precision, recall and F1
-  are 0 where their denominator is 0.
-- more classes: the prediction is the argmax (first of tied maxima); accuracy is micro (correct / n);
-  precision, recall and F1 are per-class (0 on 0 / 0) then averaged over the classes that occur in the
-  targets or the predictions (torchmetrics weights a class with tp + fp + fn == 0 by 0).
 - AUROC is the exact (unbinned) ROC area, which equals the Mann-Whitney statistic with ties counted
   one half; multiclass is one-vs-rest, averaged over all classes. A class with no positive or no
   negative rows gets 0, as torchmetrics gives (with a warning), and still counts in the macro mean.
@@ -22,12 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-
-def _safe_divide(num: Tensor, denom: Tensor) -> Tensor:
-    """num / denom, 0 where denom is 0 (torchmetrics' default zero_division)."""
-    nonzero = denom != 0
-    quotient = num / torch.where(nonzero, denom, torch.ones_like(denom))  # no inf/NaN even transiently
-    return torch.where(nonzero, quotient, torch.zeros_like(num))
+from litlab.models.confusion import confusion_scores, predicted_classes, safe_divide
 
 
 def _confusion(predicted: Tensor, targets: Tensor, valid: Tensor, num_classes: int) -> Tensor:
@@ -50,7 +41,7 @@ def _auroc(scores: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
     # Only (positive, negative) pairs of valid rows count; padding, NaN included, sits in masked pairs.
     pairs = positive.unsqueeze(-1) & negative.unsqueeze(-2)
     wins = torch.where(pairs, wins, torch.zeros_like(wins)).sum((-2, -1))
-    return _safe_divide(wins, pairs.sum((-2, -1)).to(torch.float32))
+    return safe_divide(wins, pairs.sum((-2, -1)).to(torch.float32))
 
 
 def member_metrics(
@@ -64,29 +55,8 @@ def member_metrics(
         )
     valid = valid.bool()
     targets = torch.where(valid, targets.long(), torch.zeros_like(targets, dtype=torch.long))
-    if num_classes == 2:
-        scores = probabilities[..., 1]
-        predicted = (scores > 0.5).long()  # torchmetrics thresholds with `>`, so 0.5 is negative
-    else:
-        predicted = probabilities.argmax(dim=-1)
-    confusion = _confusion(predicted, targets, valid, num_classes)
-    tp = confusion.diagonal(dim1=-2, dim2=-1)  # (K, C)
-    fp = confusion.sum(-2) - tp  # predicted c, target not c
-    fn = confusion.sum(-1) - tp  # target c, predicted not c
-    acc = _safe_divide(tp.sum(-1), confusion.sum((-2, -1)))
-    precision = _safe_divide(tp, tp + fp)
-    recall = _safe_divide(tp, tp + fn)
-    f1 = _safe_divide(2 * tp, 2 * tp + fp + fn)
-    if num_classes == 2:
-        # Binary task: the scores of the positive class alone.
-        precision, recall, f1 = precision[:, 1], recall[:, 1], f1[:, 1]
-    else:
-        # Macro over the classes seen in targets or predictions (torchmetrics' weights).
-        seen = ((tp + fp + fn) > 0).to(torch.float32)
-        precision, recall, f1 = (
-            _safe_divide((score * seen).sum(-1), seen.sum(-1)) for score in (precision, recall, f1)
-        )
-    out = {"acc": acc, "precision": precision, "recall": recall, "f1": f1}
+    scores = probabilities[..., 1] if num_classes == 2 else probabilities
+    out = confusion_scores(_confusion(predicted_classes(scores, num_classes), targets, valid, num_classes))
     if auroc:
         is_class = targets.unsqueeze(1) == torch.arange(num_classes, device=targets.device).view(1, -1, 1)
         positive, negative = is_class & valid.unsqueeze(1), ~is_class & valid.unsqueeze(1)  # (K, C, n)
