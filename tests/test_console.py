@@ -11,6 +11,7 @@ import pytest
 from helpers import run_cli
 
 from litlab.runs.status import read_status
+from litlab.runtime import cli
 from litlab.runtime.cli import completion_help
 from litlab.runtime.console import QuietLightning
 from litlab.runtime.errors import one_line
@@ -139,6 +140,17 @@ def test_shell_completion_without_a_subcommand_says_how_to_install_it():
     assert 'eval "$(python train.py -sc install=bash)"' in text
     assert completion_help(["train.py", "-sc", "install=bash"]) is None
     assert completion_help(["train.py", "experiment=diabetes"]) is None
+
+
+def test_the_quick_exit_is_registered_once_a_process(monkeypatch):
+    """The entry point registers it, and the task again (a joblib worker runs only the task): the second
+    call must not add a gc.freeze that runs before the handlers torch and Lightning registered since."""
+    registered = []
+    monkeypatch.setattr(cli.atexit, "register", registered.append)
+    monkeypatch.setattr(cli, "QUICK_EXIT_REGISTERED", False)
+    cli.quick_exit()
+    cli.quick_exit()
+    assert registered == [cli.gc.freeze]
 
 
 def test_sweep_summary_refuses_a_run_folder(tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from litlab.runs.files import read_yaml
 from litlab.runs.stats import corrected_resampled_ttest
 from litlab.runs.status import write_status
 from litlab.runs.summary import main as summary_main
@@ -353,3 +354,17 @@ def test_the_best_line_names_a_key_a_job_left_at_its_default_and_a_sweep_of_seed
         make_job(seeds, str(n), [f"seed={n + 1}"], {"val/acc": acc})
     write_summary(seeds, "val/acc", "max")
     assert "Best: the one configuration, mean val/acc=0.75 [" in (seeds / "summary.md").read_text()
+
+
+def test_yaml_files_read_back_as_omegaconf_reads_them(tmp_path):
+    """read_yaml (libyaml) gives what OmegaConf.load gives for what OmegaConf writes, strings that look
+    like other types included."""
+    values = {
+        "floats": [1e-05, 0.1, 1e20, -2.5, float("inf")], "ints": [0, -3, 12345678901234567890],
+        "strings": ["1e-5", "null", "true", "on", "0x10", "1_000", "2026-12-04", "a: b", "", "~"],
+        "nested": {"list": [[6, 4], {"k": None}], "flag": False, "none": None},
+        "overrides": ["seed=1", "model.net.hidden=[16,8]", "+x='quoted'"],
+    }  # fmt: skip
+    path = tmp_path / "config.yaml"
+    path.write_text(OmegaConf.to_yaml(OmegaConf.create(values)))
+    assert read_yaml(path) == OmegaConf.to_container(OmegaConf.load(path)) == values

@@ -53,7 +53,7 @@ from litlab.runs.status import (
     sweeper_value,
 )
 from litlab.runs.trial import search_trial
-from litlab.runtime.cli import entry_point
+from litlab.runtime.cli import entry_point, quick_exit
 from litlab.runtime.console import set_up_console
 from litlab.runtime.ddp_launch import ddp_ranks_for_this_job
 from litlab.runtime.errors import errors_in_one_line
@@ -388,6 +388,7 @@ def main(cfg: DictConfig) -> float | None:
     failed; a search trial its pruner stopped (runs/trial.py) returns None too, its folder says pruned.
     SIGINT or SIGTERM ends the run, or the whole sweep, with exit code 130 or 143.
     """
+    quick_exit()  # a joblib worker's exit too (the process that started the run has it already)
     with errors_in_one_line():  # a single run's user error: one line (a sweep's job: below)
         try:
             value = train(cfg)

@@ -1,4 +1,5 @@
-"""The results a finished run leaves in its folder: metrics.json and the resolved config."""
+"""The results a finished run leaves in its folder: metrics.json and the resolved config (and how the
+YAML files litlab, OmegaConf and Hydra write are read back)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from litlab.runs.layout import CONFIG_FILE, METRICS_FILE
@@ -36,10 +38,19 @@ def read_fold_metrics(run_dir: Path) -> dict[str, dict[str, float]]:
     return {name: {fold: float(v) for fold, v in d.get("per_fold", {}).items()} for name, d in detail.items()}
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file that OmegaConf, Hydra or yaml.safe_dump wrote (config.yaml, .hydra/*.yaml, multirun.yaml,
+    hparams.yaml) as plain dicts and lists, by libyaml's loader: the values that
+    `OmegaConf.to_container(OmegaConf.load(path))` gives (OmegaConf writes every float with a dot or as
+    .inf/.nan, and quotes the strings YAML would read as something else), in a fifteenth of its time; a
+    sweep's summary reads every job's files."""
+    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def read_config(run_dir: Path) -> dict[str, Any] | None:
     """The resolved config a run wrote, as plain dicts and lists; None when it has no config.yaml."""
     path = run_dir / CONFIG_FILE
-    return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else None  # type: ignore[return-value]
+    return read_yaml(path) if path.exists() else None
 
 
 def write_config(run_dir: Path, cfg: DictConfig) -> None:

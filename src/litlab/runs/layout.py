@@ -144,18 +144,19 @@ def swept_keys(sweep_dir: str | Path, params: Mapping[str, object] | None) -> se
     """The keys a sweep varies: its command line's sweep overrides (`lr=0.1,0.01`, `range(...)`, from
     multirun.yaml) and a sweeper's `params` (Optuna's search space); None when neither is known."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf
+
+    from litlab.runs.files import read_yaml
 
     keys = set(params or {})
     multirun = Path(sweep_dir) / MULTIRUN_FILE
     if not multirun.is_file():
         return keys or None
-    master = OmegaConf.load(multirun)
-    task = OmegaConf.select(master, "hydra.overrides.task", default=None) or []
+    hydra = (read_yaml(multirun) or {}).get("hydra") or {}
+    task = (hydra.get("overrides") or {}).get("task") or []
     for override in OverridesParser.create().parse_overrides(list(task)):
         if override.is_sweep_override():
             keys.add(override.get_key_element().lstrip("+~"))
-    keys.update(OmegaConf.select(master, "hydra.sweeper.params", default=None) or {})
+    keys.update((hydra.get("sweeper") or {}).get("params") or {})
     return keys
 
 

@@ -27,7 +27,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from litlab.runs.compare import HOW, Config, compare, group, is_replicate
-from litlab.runs.files import read_config, read_fold_metrics, read_metrics
+from litlab.runs.files import read_config, read_fold_metrics, read_metrics, read_yaml
 from litlab.runs.layout import ERROR_FILE, METRICS_FILE, named_overrides
 from litlab.runs.status import read_status
 from litlab.runtime.files import write_text_atomic
@@ -56,7 +56,7 @@ class Job:
 
 def read_job(folder: Path, sweep_dir: Path) -> Job:
     """A job from its folder (the one holding `.hydra/overrides.yaml`)."""
-    lines = OmegaConf.to_container(OmegaConf.load(folder / ".hydra" / "overrides.yaml")) or []
+    lines = read_yaml(folder / ".hydra" / "overrides.yaml") or []
     overrides = dict(named_overrides(lines))
     job = Job(folder.relative_to(sweep_dir).as_posix(), "incomplete", overrides)
     metrics, error = folder / METRICS_FILE, folder / ERROR_FILE

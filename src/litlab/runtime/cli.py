@@ -14,6 +14,7 @@ from typing import Any
 
 COMPLETION_FLAGS = ("--shell-completion", "-sc")
 SUBCOMMANDS = ("install=", "uninstall=", "query=")
+QUICK_EXIT_REGISTERED = False  # quick_exit: this process has registered it
 
 
 def completion_help(argv: list[str]) -> str | None:
@@ -40,8 +41,14 @@ def quick_exit() -> None:
     shutdown here, 0.15 s left). Objects are still freed by reference counting (open files closed,
     buffers flushed); only cyclic garbage is left to the operating system, finalizers unrun. litlab's
     files are written, closed and renamed before then (runtime/files.py), and its TensorBoard files still
-    open are flushed by an exit handler of their own (runtime/event_file.py)."""
-    atexit.register(gc.freeze)
+    open are flushed by an exit handler of their own (runtime/event_file.py).
+
+    Once a process: the entry point calls it in the process it starts, the task in each process a
+    launcher runs jobs in (joblib's workers, which the sweep's process waits for at its exit)."""
+    global QUICK_EXIT_REGISTERED
+    if not QUICK_EXIT_REGISTERED:
+        atexit.register(gc.freeze)
+        QUICK_EXIT_REGISTERED = True
 
 
 def entry_point(main: Callable[..., Any]) -> Callable[..., Any]:

@@ -38,6 +38,7 @@ from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
+from litlab.runs.files import read_yaml
 from litlab.runs.layout import named_overrides
 from litlab.runtime.files import write_text_atomic
 
@@ -144,10 +145,9 @@ def scan(folder: Path) -> tuple[list[tuple[Path, dict[str, Any]]], list[Path]]:
         if EXPERIMENT_FILE in files:
             summaries.append(Path(root))
     records = []
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: a tenth of the pure-Python one
     for path in sorted(record_files):
         try:
-            record = yaml.load(path.read_text(), Loader=loader) or {}
+            record = read_yaml(path) or {}
         except (OSError, yaml.YAMLError):
             continue  # being replaced, or not ours
         if isinstance(record, dict) and isinstance(record.get("hparams"), dict):
