@@ -46,3 +46,14 @@ def test_a_target_outside_the_classes_is_refused():
     metrics = classification_metrics(3, auroc=False)
     with pytest.raises(ValueError, match="outside the 3 classes"):
         metrics.update(torch.softmax(torch.randn(4, 3), 1), torch.tensor([0, 1, 2, 5]))
+    with pytest.raises(ValueError, match="outside the 3 classes.*min -1"):
+        metrics.update(torch.softmax(torch.randn(2, 3), 1), torch.tensor([-1, 1]))
+
+
+def test_counts_stay_exact_when_the_module_is_cast_to_half_precision():
+    """trainer.precision=bf16-true casts the module with .to(dtype): integer counts are left as they are
+    (bf16 counts would stop at 256 in a cell)."""
+    metrics = classification_metrics(2, auroc=False).to(dtype=torch.bfloat16)
+    metrics.update(torch.full((257,), 0.9), torch.ones(257, dtype=torch.long))
+    metrics.update(torch.full((3,), 0.1), torch.ones(3, dtype=torch.long))
+    assert metrics.compute()["recall"] == torch.tensor(257 / 260)

@@ -144,7 +144,8 @@ def test_shell_completion_without_a_subcommand_says_how_to_install_it():
 
 def test_the_quick_exit_is_registered_once_a_process(monkeypatch):
     """The entry point registers it, and the task again (a joblib worker runs only the task): the second
-    call must not add a gc.freeze that runs before the handlers torch and Lightning registered since."""
+    call must not add a gc.freeze that would run before the handlers torch and Lightning registered
+    between the two."""
     registered = []
     monkeypatch.setattr(cli.atexit, "register", registered.append)
     monkeypatch.setattr(cli, "QUICK_EXIT_REGISTERED", False)

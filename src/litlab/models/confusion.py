@@ -37,7 +37,7 @@ def predicted_classes(scores: Tensor, num_classes: int) -> Tensor:
 
 
 def confusion_scores(confusion: Tensor) -> dict[str, Tensor]:
-    """(..., C, C) float counts [target, prediction] -> {"acc", "precision", "recall", "f1"}: (...)."""
+    """(..., C, C) counts [target, prediction] -> {"acc", "precision", "recall", "f1"}: (...)."""
     confusion = confusion.to(torch.float32)  # exact up to 2**24 rows; every device has float32
     tp = confusion.diagonal(dim1=-2, dim2=-1)  # (..., C)
     fp = confusion.sum(-2) - tp  # predicted c, target not c
@@ -75,15 +75,22 @@ class ConfusionScores(Metric):
         if num_classes < 2:
             raise ValueError(f"ConfusionScores needs num_classes >= 2, got {num_classes}")
         self.num_classes = num_classes
-        self.add_state("confusion", torch.zeros(num_classes, num_classes), dist_reduce_fx="sum")
+        # Integer counts, as torchmetrics keeps them: exact at any size, and left as they are when a
+        # module is cast to a half precision (Module.to casts floating-point tensors only).
+        self.add_state(
+            "confusion", torch.zeros(num_classes, num_classes, dtype=torch.long), dist_reduce_fx="sum"
+        )
 
     def update(self, scores: Tensor, targets: Tensor) -> None:
         c = self.num_classes
-        index = targets.long() * c + predicted_classes(scores, c)
-        counts = torch.bincount(index, minlength=c * c)
-        if counts.numel() != c * c:
-            raise ValueError(f"a target is outside the {c} classes 0..{c - 1}: max {int(targets.max())}")
-        self.confusion += counts.view(c, c).to(self.confusion.dtype)
+        targets = targets.long()
+        if targets.numel() and not (int(targets.min()) >= 0 and int(targets.max()) < c):
+            raise ValueError(
+                f"a target is outside the {c} classes 0..{c - 1}: min {int(targets.min())}, "
+                f"max {int(targets.max())}; the labels must be 0..{c - 1} (num_classes={c})"
+            )
+        counts = torch.bincount(targets * c + predicted_classes(scores, c), minlength=c * c)
+        self.confusion += counts.view(c, c)
 
     def compute(self) -> dict[str, Tensor]:
         return confusion_scores(self.confusion)

@@ -44,7 +44,10 @@ def read_yaml(path: Path) -> Any:
     `OmegaConf.to_container(OmegaConf.load(path))` gives (OmegaConf writes every float with a dot or as
     .inf/.nan, and quotes the strings YAML would read as something else), in a fifteenth of its time; a
     sweep's summary reads every job's files."""
-    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    value = yaml.load(
+        Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    )
+    return {} if value is None else value  # an empty file: OmegaConf.load's empty config
 
 
 def read_config(run_dir: Path) -> dict[str, Any] | None:

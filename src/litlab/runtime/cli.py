@@ -44,7 +44,10 @@ def quick_exit() -> None:
     open are flushed by an exit handler of their own (runtime/event_file.py).
 
     Once a process: the entry point calls it in the process it starts, the task in each process a
-    launcher runs jobs in (joblib's workers, which the sweep's process waits for at its exit)."""
+    launcher runs jobs in (joblib's workers, which the sweep's process waits for at its exit). The task
+    calls it first, before it imports torch and Lightning, so in a worker too their handlers run before
+    the freeze; only handlers registered before it (loky's own) run after it, which a freeze does not
+    stop."""
     global QUICK_EXIT_REGISTERED
     if not QUICK_EXIT_REGISTERED:
         atexit.register(gc.freeze)
