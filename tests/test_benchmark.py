@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -36,7 +37,18 @@ def test_benchmark_quick_prints_every_row(data_dir):
     ]  # fmt: skip
     for name in expected:
         assert any(name in row for row in rows), f"no row for {name!r} in:\n{out}"
-    assert all("x |" in row for row in rows if "MNIST" in row or "diabetes" in row)  # each has a ratio
+    ratios = {row.split("|")[1].strip(): row.split("|")[4] for row in rows}
+    for name, ratio in ratios.items():
+        if "MNIST" in name or "diabetes" in name:
+            assert re.match(r" \d+\.\d+x", ratio), f"{name!r} has no ratio: {ratio!r}"  # litlab/plain
+    # The rows whose target is about litlab/floor: the diabetes steps, the MNIST epoch, the whole process,
+    # the sequential sweep and the CV run.
+    with_floor = [row.split("|")[1].strip() for row in rows if "floor" in row.split("|")[5]]
+    assert len(with_floor) == 6, with_floor
+    for name in with_floor:  # and litlab/floor, what their targets are about
+        assert re.search(r"\(\d+\.\d+x floor\)", ratios[name]), (
+            f"{name!r} has no floor ratio: {ratios[name]!r}"
+        )
 
 
 @pytest.mark.slow
