@@ -9,6 +9,7 @@ import logging
 
 import pytest
 from helpers import run_cli
+from omegaconf import OmegaConf
 
 from litlab.runs.status import read_status
 from litlab.runtime import cli
@@ -152,6 +153,19 @@ def test_the_quick_exit_is_registered_once_a_process(monkeypatch):
     cli.quick_exit()
     cli.quick_exit()
     assert registered == [cli.gc.freeze]
+
+
+def test_the_task_registers_the_quick_exit_first(monkeypatch):
+    """A joblib worker runs the task alone (not the entry point), so the task itself must register it,
+    before train() imports torch and Lightning."""
+    import litlab.train as task_module
+
+    calls = []
+    monkeypatch.setattr(task_module, "quick_exit", lambda: calls.append("quick_exit"))
+    monkeypatch.setattr(task_module, "train", lambda cfg: calls.append("train") or 0.5)
+    task = task_module.main.__wrapped__.__wrapped__  # under entry_point and hydra.main
+    assert task(OmegaConf.create({})) == 0.5
+    assert calls == ["quick_exit", "train"]
 
 
 def test_sweep_summary_refuses_a_run_folder(tmp_path):

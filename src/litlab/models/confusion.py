@@ -84,11 +84,13 @@ class ConfusionScores(Metric):
     def update(self, scores: Tensor, targets: Tensor) -> None:
         c = self.num_classes
         targets = targets.long()
-        if targets.numel() and not (int(targets.min()) >= 0 and int(targets.max()) < c):
-            raise ValueError(
-                f"a target is outside the {c} classes 0..{c - 1}: min {int(targets.min())}, "
-                f"max {int(targets.max())}; the labels must be 0..{c - 1} (num_classes={c})"
-            )
+        if targets.numel():
+            low, high = (int(v) for v in torch.aminmax(targets))  # one reduction, one device sync
+            if low < 0 or high >= c:
+                raise ValueError(
+                    f"a target is outside the {c} classes 0..{c - 1}: min {low}, max {high}; the labels "
+                    f"must be 0..{c - 1} (num_classes={c})"
+                )
         counts = torch.bincount(targets * c + predicted_classes(scores, c), minlength=c * c)
         self.confusion += counts.view(c, c)
 

@@ -29,8 +29,7 @@ def _confusion(predicted: Tensor, targets: Tensor, valid: Tensor, num_classes: i
     # Padding goes to one extra bin that is dropped: its targets may be out of range.
     index = torch.where(valid, index, torch.full_like(index, k_count * c * c))
     counts = torch.bincount(index.flatten(), minlength=k_count * c * c + 1)[:-1]
-    # float32 holds counts exactly up to 2**24 rows, and works on every device (MPS has no float64).
-    return counts.view(k_count, c, c).to(torch.float32)
+    return counts.view(k_count, c, c)  # integer counts; confusion_scores takes them to float32
 
 
 def _auroc(scores: Tensor, positive: Tensor, negative: Tensor) -> Tensor:

@@ -151,7 +151,7 @@ def swept_keys(sweep_dir: str | Path, params: Mapping[str, object] | None) -> se
     multirun = Path(sweep_dir) / MULTIRUN_FILE
     if not multirun.is_file():
         return keys or None
-    hydra = (read_yaml(multirun) or {}).get("hydra") or {}
+    hydra = read_yaml(multirun).get("hydra") or {}
     task = (hydra.get("overrides") or {}).get("task") or []
     for override in OverridesParser.create().parse_overrides(list(task)):
         if override.is_sweep_override():

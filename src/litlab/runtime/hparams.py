@@ -147,7 +147,7 @@ def scan(folder: Path) -> tuple[list[tuple[Path, dict[str, Any]]], list[Path]]:
     records = []
     for path in sorted(record_files):
         try:
-            record = read_yaml(path) or {}
+            record = read_yaml(path)
         except (OSError, yaml.YAMLError):
             continue  # being replaced, or not ours
         if isinstance(record, dict) and isinstance(record.get("hparams"), dict):
